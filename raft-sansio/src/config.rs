@@ -1,0 +1,260 @@
+//! [`Config`]: the settings of one node, validated by [`Config::validate`].
+
+use alloc::vec::Vec;
+use core::fmt;
+
+use raft_sansio_proto::NodeId;
+
+/// The settings of one node. Build with [`Config::new`] and adjust fields;
+/// [`Node::new`](crate::Node::new) validates it.
+///
+/// Membership is *not* configuration: it is restored from the node's durable
+/// state. `bootstrap_voters` is used only when the store is empty.
+///
+/// ```
+/// use raft_sansio::{Config, NodeId};
+/// let mut config = Config::new(NodeId(1), 0xC0FFEE);
+/// config.bootstrap_voters = vec![NodeId(1), NodeId(2), NodeId(3)];
+/// config.election_timeout_ticks_min = 20;
+/// config.election_timeout_ticks_max = 40;
+/// assert!(config.validate().is_ok());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Config {
+    /// This node's id (never 0, never reused).
+    pub id: NodeId,
+    /// Seed of the node's PRNG (randomised election timeouts). Required: the
+    /// core never falls back to OS randomness. Give each node its own.
+    pub seed: u64,
+    /// Lower bound (inclusive) of the randomised election timeout, in ticks.
+    /// Also the leader-stickiness window and the check-quorum period.
+    pub election_timeout_ticks_min: u32,
+    /// Upper bound (exclusive) of the randomised election timeout, in ticks.
+    pub election_timeout_ticks_max: u32,
+    /// A leader sends heartbeats every this many ticks.
+    pub heartbeat_interval_ticks: u32,
+    /// Pre-vote (thesis §9.6): a node first asks whether it could win, so
+    /// one that was partitioned away does not raise the cluster's term.
+    pub pre_vote: bool,
+    /// Check-quorum: a leader that has not heard from a quorum within an
+    /// election timeout steps down.
+    pub check_quorum: bool,
+    /// This node's priority: between equally up-to-date logs a voter refuses
+    /// a candidate of lower priority than its own.
+    pub priority: u64,
+    /// At most this many appends in flight to one follower.
+    pub max_inflight_msgs: usize,
+    /// At most this many payload bytes in one append (at least one entry is
+    /// always sent, however large).
+    pub max_size_per_msg: u64,
+    /// At most this many payload bytes in flight to one follower.
+    pub max_inflight_bytes: u64,
+    /// A leader rejects proposals while the payload bytes of its
+    /// uncommitted entries exceed this (back-pressure). One proposal is
+    /// always admitted when nothing is uncommitted.
+    pub max_uncommitted_size: u64,
+    /// At most this many payload bytes in one `Apply` output (at least one
+    /// entry).
+    pub max_apply_bytes: u64,
+    /// Broadcast a commit advance to followers at once (an empty append)
+    /// rather than with the next heartbeat.
+    pub broadcast_commit: bool,
+    /// A follower forwards proposals to the leader instead of rejecting
+    /// them with `NotLeader`.
+    pub forward_proposals: bool,
+    /// Emit `Output::Event`s. Off for speed; on for diagnostics and tests.
+    pub emit_events: bool,
+    /// The voters of a brand-new cluster, used only when the store is empty
+    /// (then the node persists them as the configuration at index 0).
+    pub bootstrap_voters: Vec<NodeId>,
+}
+
+impl Config {
+    /// A configuration with the defaults: election timeout 10..20 ticks,
+    /// heartbeat every 2 ticks, pre-vote and check-quorum on, 256 appends
+    /// and 32 MiB in flight per follower, 1 MiB per append, 64 MiB
+    /// uncommitted, 4 MiB per `Apply`, commit broadcast on, forwarding off,
+    /// events on.
+    pub fn new(id: NodeId, seed: u64) -> Config {
+        Config {
+            id,
+            seed,
+            election_timeout_ticks_min: 10,
+            election_timeout_ticks_max: 20,
+            heartbeat_interval_ticks: 2,
+            pre_vote: true,
+            check_quorum: true,
+            priority: 0,
+            max_inflight_msgs: 256,
+            max_size_per_msg: 1 << 20,
+            max_inflight_bytes: 32 << 20,
+            max_uncommitted_size: 64 << 20,
+            max_apply_bytes: 4 << 20,
+            broadcast_commit: true,
+            forward_proposals: false,
+            emit_events: true,
+            bootstrap_voters: Vec::new(),
+        }
+    }
+
+    /// Checks every rule the core relies on.
+    ///
+    /// # Errors
+    /// The first impossible setting found.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !self.id.is_valid() {
+            return Err(ConfigError::InvalidId);
+        }
+        if self.heartbeat_interval_ticks == 0 {
+            return Err(ConfigError::Zero { field: "heartbeat_interval_ticks" });
+        }
+        if self.election_timeout_ticks_min <= self.heartbeat_interval_ticks {
+            return Err(ConfigError::ElectionTimeoutNotAboveHeartbeat {
+                election_timeout_ticks_min: self.election_timeout_ticks_min,
+                heartbeat_interval_ticks: self.heartbeat_interval_ticks,
+            });
+        }
+        if self.election_timeout_ticks_max <= self.election_timeout_ticks_min {
+            return Err(ConfigError::EmptyElectionTimeoutRange {
+                min: self.election_timeout_ticks_min,
+                max: self.election_timeout_ticks_max,
+            });
+        }
+        if self.max_inflight_msgs == 0 {
+            return Err(ConfigError::Zero { field: "max_inflight_msgs" });
+        }
+        if self.max_inflight_msgs > MAX_INFLIGHT_MSGS_LIMIT {
+            return Err(ConfigError::TooLarge { field: "max_inflight_msgs", limit: MAX_INFLIGHT_MSGS_LIMIT as u64 });
+        }
+        for (field, value) in [
+            ("max_size_per_msg", self.max_size_per_msg),
+            ("max_inflight_bytes", self.max_inflight_bytes),
+            ("max_uncommitted_size", self.max_uncommitted_size),
+            ("max_apply_bytes", self.max_apply_bytes),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::Zero { field });
+            }
+        }
+        let mut voters = self.bootstrap_voters.clone();
+        voters.sort_unstable();
+        let had = voters.len();
+        voters.dedup();
+        if voters.len() != had || voters.iter().any(|id| !id.is_valid()) {
+            return Err(ConfigError::InvalidBootstrapVoters);
+        }
+        Ok(())
+    }
+}
+
+/// An upper bound on `max_inflight_msgs`: a window is a ring buffer that
+/// grows on demand, and a bound keeps a misconfiguration from becoming an
+/// unbounded allocation.
+pub const MAX_INFLIGHT_MSGS_LIMIT: usize = 1 << 16;
+
+/// Why a [`Config`] is impossible.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// `id` is 0.
+    InvalidId,
+    /// A setting that must be positive is 0.
+    Zero {
+        /// The field.
+        field: &'static str,
+    },
+    /// A setting exceeds its limit.
+    TooLarge {
+        /// The field.
+        field: &'static str,
+        /// Its limit.
+        limit: u64,
+    },
+    /// The election timeout must exceed the heartbeat interval, or followers
+    /// would time out between heartbeats of a healthy leader.
+    ElectionTimeoutNotAboveHeartbeat {
+        /// The configured minimum election timeout.
+        election_timeout_ticks_min: u32,
+        /// The configured heartbeat interval.
+        heartbeat_interval_ticks: u32,
+    },
+    /// `election_timeout_ticks_max` must exceed the minimum: the range is
+    /// what breaks split votes.
+    EmptyElectionTimeoutRange {
+        /// The minimum.
+        min: u32,
+        /// The maximum.
+        max: u32,
+    },
+    /// The bootstrap voter set holds 0 or a duplicate.
+    InvalidBootstrapVoters,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::InvalidId => write!(f, "node id 0 is reserved"),
+            ConfigError::Zero { field } => write!(f, "`{field}` must be positive"),
+            ConfigError::TooLarge { field, limit } => write!(f, "`{field}` exceeds its limit of {limit}"),
+            ConfigError::ElectionTimeoutNotAboveHeartbeat { election_timeout_ticks_min, heartbeat_interval_ticks } => {
+                write!(
+                    f,
+                    "election timeout ({election_timeout_ticks_min} ticks) must exceed the heartbeat interval \
+                     ({heartbeat_interval_ticks} ticks)"
+                )
+            }
+            ConfigError::EmptyElectionTimeoutRange { min, max } => {
+                write!(f, "election timeout range {min}..{max} is empty")
+            }
+            ConfigError::InvalidBootstrapVoters => write!(f, "bootstrap voters contain 0 or a duplicate"),
+        }
+    }
+}
+
+impl core::error::Error for ConfigError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    #[test]
+    fn defaults_are_valid() {
+        assert_eq!(Config::new(NodeId(1), 0).validate(), Ok(()));
+    }
+
+    #[test]
+    fn every_impossible_setting_is_named() {
+        let base = Config::new(NodeId(1), 0);
+        let check = |f: &dyn Fn(&mut Config)| {
+            let mut c = base.clone();
+            f(&mut c);
+            c.validate()
+        };
+        assert_eq!(check(&|c| c.id = NodeId(0)), Err(ConfigError::InvalidId));
+        assert_eq!(
+            check(&|c| c.heartbeat_interval_ticks = 0),
+            Err(ConfigError::Zero { field: "heartbeat_interval_ticks" })
+        );
+        assert!(matches!(
+            check(&|c| c.election_timeout_ticks_min = 2),
+            Err(ConfigError::ElectionTimeoutNotAboveHeartbeat { .. })
+        ));
+        assert!(matches!(
+            check(&|c| c.election_timeout_ticks_max = 10),
+            Err(ConfigError::EmptyElectionTimeoutRange { .. })
+        ));
+        assert_eq!(check(&|c| c.max_inflight_msgs = 0), Err(ConfigError::Zero { field: "max_inflight_msgs" }));
+        assert!(matches!(check(&|c| c.max_inflight_msgs = usize::MAX), Err(ConfigError::TooLarge { .. })));
+        assert_eq!(check(&|c| c.max_size_per_msg = 0), Err(ConfigError::Zero { field: "max_size_per_msg" }));
+        assert_eq!(check(&|c| c.max_inflight_bytes = 0), Err(ConfigError::Zero { field: "max_inflight_bytes" }));
+        assert_eq!(check(&|c| c.max_uncommitted_size = 0), Err(ConfigError::Zero { field: "max_uncommitted_size" }));
+        assert_eq!(check(&|c| c.max_apply_bytes = 0), Err(ConfigError::Zero { field: "max_apply_bytes" }));
+        assert_eq!(
+            check(&|c| c.bootstrap_voters = vec![NodeId(1), NodeId(1)]),
+            Err(ConfigError::InvalidBootstrapVoters)
+        );
+        assert_eq!(check(&|c| c.bootstrap_voters = vec![NodeId(0)]), Err(ConfigError::InvalidBootstrapVoters));
+    }
+}

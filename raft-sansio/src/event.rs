@@ -1,0 +1,208 @@
+//! [`Event`]: what happened inside the core, and why. Names are in the past
+//! tense and reasons are phrases, so that an event log reads as a history.
+
+use raft_sansio_proto::{Index, NodeId, Term};
+
+/// Something that happened, for diagnostics and tests. Events never carry
+/// instructions: a host may ignore every one of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// Became a follower (on a higher term, a leader's message, or a lost
+    /// election or quorum).
+    BecameFollower {
+        /// The current term.
+        term: Term,
+        /// The leader, if known.
+        leader: Option<NodeId>,
+    },
+    /// Started a pre-vote for `term` (the current term plus one).
+    BecamePreCandidate {
+        /// The term it would campaign in.
+        term: Term,
+    },
+    /// Started an election in `term`.
+    BecameCandidate {
+        /// The new term.
+        term: Term,
+    },
+    /// Won the election of `term`.
+    BecameLeader {
+        /// The term.
+        term: Term,
+    },
+    /// The current term changed.
+    TermChanged {
+        /// The old term.
+        from: Term,
+        /// The new term.
+        to: Term,
+    },
+    /// Granted a vote (or pre-vote).
+    VoteGranted {
+        /// The candidate.
+        to: NodeId,
+        /// The term of the election.
+        term: Term,
+        /// Whether it was a pre-vote.
+        pre_vote: bool,
+    },
+    /// Refused a vote (or pre-vote).
+    VoteRefused {
+        /// The candidate.
+        to: NodeId,
+        /// The term of the election.
+        term: Term,
+        /// Whether it was a pre-vote.
+        pre_vote: bool,
+        /// Why.
+        reason: VoteRefusal,
+    },
+    /// This node stopped leading (for any reason). Its proposals that have
+    /// not been applied are now in doubt, not failed: each one committed if
+    /// and only if the entry later applied at its index has its term.
+    LostLeadership {
+        /// The term it led.
+        term: Term,
+    },
+    /// A leader stepped down without seeing a higher term.
+    SteppedDown {
+        /// The term it led.
+        term: Term,
+        /// Why.
+        reason: StepDownReason,
+    },
+    /// A message was dropped without effect.
+    MessageDropped {
+        /// The sender named in the message.
+        from: NodeId,
+        /// The message kind.
+        kind: &'static str,
+        /// Why.
+        reason: DropReason,
+    },
+    /// `Campaign` or an election timeout did not start an election.
+    CampaignSkipped {
+        /// Why.
+        reason: CampaignSkipReason,
+    },
+    /// A follower needs entries the leader has compacted; it can only catch
+    /// up from a snapshot.
+    FollowerNeedsSnapshot {
+        /// The follower.
+        peer: NodeId,
+        /// The first index it needs.
+        next: Index,
+    },
+    /// The host misused the API; the input was ignored.
+    InputIgnored {
+        /// What was wrong.
+        reason: MisuseReason,
+    },
+}
+
+/// Why a vote was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum VoteRefusal {
+    /// The candidate's term is behind ours.
+    StaleTerm,
+    /// The candidate's log is less up to date than ours (Raft §5.4.1).
+    LogNotUpToDate,
+    /// We already voted for another candidate in this term.
+    AlreadyVoted {
+        /// Whom we voted for.
+        for_candidate: NodeId,
+    },
+    /// We know a leader for this term.
+    LeaderKnown,
+    /// Equally up-to-date logs, and the candidate's priority is below ours.
+    LowerPriority,
+}
+
+/// Why a leader stepped down in its own term.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StepDownReason {
+    /// It did not hear from a quorum within an election timeout.
+    QuorumLost,
+}
+
+/// Why an election was not started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CampaignSkipReason {
+    /// This node is not a voter of its configuration (or the configuration
+    /// is empty: a node waiting to join).
+    NotAVoter,
+    /// This node already leads.
+    AlreadyLeader,
+}
+
+/// Why a message was dropped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DropReason {
+    /// The sender's term is behind ours.
+    StaleTerm,
+    /// The sender id is 0.
+    InvalidSender,
+    /// The message claims to come from this node.
+    FromSelf,
+    /// The message is addressed to another node.
+    WrongRecipient,
+    /// We heard from a live leader within the minimum election timeout, so
+    /// we neither update our term nor answer a (pre-)vote request (leader
+    /// stickiness, thesis §4.2.3).
+    LeaderStickiness,
+    /// A vote from a node that is not a voter of our configuration.
+    NotAVoter,
+    /// The message makes no sense in our current role (a response we never
+    /// asked for, a second leader in our term).
+    UnexpectedInRole,
+    /// A response that answers something no longer in flight.
+    StaleResponse,
+    /// An index the sender cannot know or we never sent (an ack beyond what
+    /// was sent, a commit or match beyond a log).
+    ImpossibleIndex,
+    /// Entries that are not consecutive after `prev`, or whose terms
+    /// decrease or exceed the message's term.
+    MalformedEntries,
+    /// The append conflicts with an entry at or below our commit index:
+    /// accepting it would truncate committed entries.
+    ConflictBelowCommit,
+    /// A message this version does not handle yet.
+    Unsupported,
+}
+
+/// How the host misused the API.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MisuseReason {
+    /// `Persisted` for a seq that was never emitted.
+    PersistedBeyondEmitted {
+        /// The reported seq.
+        up_to_seq: u64,
+        /// The last seq emitted.
+        emitted: u64,
+    },
+    /// `Applied` beyond the last index emitted in an `Apply`.
+    AppliedBeyondEmitted {
+        /// The reported index.
+        index: Index,
+        /// The last index emitted.
+        emitted: Index,
+    },
+    /// `Compact` beyond the applied index.
+    CompactBeyondApplied {
+        /// The requested index.
+        index: Index,
+        /// The applied index.
+        applied: Index,
+    },
+    /// `ReportUnreachable` for a node that is not a peer we replicate to.
+    UnknownPeer {
+        /// The reported node.
+        peer: NodeId,
+    },
+}

@@ -1,0 +1,275 @@
+//! The in-memory Raft log, from the last snapshot (or compaction point) on.
+//!
+//! ```text
+//!   snapshot.index   first_index          persisted  committed      last_index
+//!        |               |                    |          |               |
+//!   .....#[=============================================================]
+//!   compacted           entries (VecDeque, consecutive indexes)
+//! ```
+//!
+//! Invariants (checked by `Node::check_invariants`):
+//! - `entries[i].index == snapshot.index + 1 + i` (no gap);
+//! - terms never decrease along the log, and no entry's term is below the
+//!   snapshot's;
+//! - `apply_emitted <= min(committed, persisted)` and `committed <= last_index`.
+
+use alloc::collections::VecDeque;
+
+use raft_sansio_proto::{Entry, EntryId, Index, Term};
+
+use crate::entries::Entries;
+
+/// The in-memory log.
+#[derive(Clone, Debug)]
+pub(crate) struct RaftLog {
+    /// Entries after `snapshot`, consecutive.
+    entries: VecDeque<Entry>,
+    /// The last entry compacted away (or covered by the snapshot): the
+    /// `prev` of `entries[0]`. `EntryId::ZERO` for a log that was never
+    /// compacted.
+    snapshot: EntryId,
+    /// Invariant: committed <= last_index; never decreases within one
+    /// incarnation.
+    committed: Index,
+    /// The highest index whose entry, and every one before it, is durable
+    /// and equal to the in-memory entry. Truncation lowers it at once; a
+    /// `Persisted` raises it.
+    persisted: Index,
+    /// The last index handed to the host in an `Apply` output.
+    /// Invariant: apply_emitted <= min(committed, persisted).
+    apply_emitted: Index,
+    /// The host's applied index (`Input::Applied`, or `RestoredState`).
+    /// Invariant: applied <= apply_emitted.
+    applied: Index,
+}
+
+impl RaftLog {
+    /// A log holding `entries` after `snapshot`, all of them durable.
+    /// The caller (restore) has validated that `entries` are consecutive
+    /// from `snapshot.index + 1` with non-decreasing terms.
+    pub(crate) fn restored(snapshot: EntryId, entries: VecDeque<Entry>, committed: Index, applied: Index) -> RaftLog {
+        let last = entries.back().map_or(snapshot.index, |e| e.index);
+        debug_assert!(committed <= last && applied <= committed);
+        RaftLog { entries, snapshot, committed, persisted: last, apply_emitted: applied, applied }
+    }
+
+    #[inline]
+    pub(crate) fn snapshot_id(&self) -> EntryId {
+        self.snapshot
+    }
+
+    #[inline]
+    pub(crate) fn first_index(&self) -> Index {
+        self.snapshot.index.next()
+    }
+
+    #[inline]
+    pub(crate) fn last_index(&self) -> Index {
+        self.entries.back().map_or(self.snapshot.index, |e| e.index)
+    }
+
+    #[inline]
+    pub(crate) fn last_id(&self) -> EntryId {
+        self.entries.back().map_or(self.snapshot, Entry::id)
+    }
+
+    #[inline]
+    pub(crate) fn last_term(&self) -> Term {
+        self.last_id().term
+    }
+
+    #[inline]
+    pub(crate) fn committed(&self) -> Index {
+        self.committed
+    }
+
+    #[inline]
+    pub(crate) fn persisted(&self) -> Index {
+        self.persisted
+    }
+
+    #[inline]
+    pub(crate) fn apply_emitted(&self) -> Index {
+        self.apply_emitted
+    }
+
+    #[inline]
+    pub(crate) fn applied(&self) -> Index {
+        self.applied
+    }
+
+    /// The position of `index` in `entries`, if it is there.
+    #[inline]
+    fn position(&self, index: Index) -> Option<usize> {
+        let offset = index.0.checked_sub(self.first_index().0)?;
+        let offset = usize::try_from(offset).ok()?;
+        (offset < self.entries.len()).then_some(offset)
+    }
+
+    /// The term of the entry at `index`: known for the snapshot's last entry
+    /// and every entry after it; `None` if compacted or beyond the end.
+    #[inline]
+    pub(crate) fn term_at(&self, index: Index) -> Option<Term> {
+        if index == self.snapshot.index {
+            return Some(self.snapshot.term);
+        }
+        self.position(index).map(|p| self.entries[p].term)
+    }
+
+    /// Whether the log holds `id` (Log Matching: then it agrees with every
+    /// log holding `id` up to it).
+    #[inline]
+    pub(crate) fn matches(&self, id: EntryId) -> bool {
+        self.term_at(id.index) == Some(id.term)
+    }
+
+    #[inline]
+    pub(crate) fn entry(&self, index: Index) -> Option<&Entry> {
+        self.position(index).map(|p| &self.entries[p])
+    }
+
+    /// The entries from `from` on, as long as they fit in `max_bytes` of
+    /// payload (at least one entry when there is one), at most `max_count`.
+    pub(crate) fn entries_from(&self, from: Index, max_bytes: u64, max_count: usize) -> impl Iterator<Item = &Entry> {
+        let start = self.position(from).unwrap_or(self.entries.len());
+        let mut budget = max_bytes;
+        let mut first = true;
+        self.entries.range(start..).take(max_count).take_while(move |e| {
+            let size = e.payload.len() as u64;
+            let fits = first || size <= budget;
+            first = false;
+            budget = budget.saturating_sub(size);
+            fits
+        })
+    }
+
+    /// The first index whose term is at least `term`, searching up to and
+    /// including `up_to` (terms never decrease along the log, so this is a
+    /// binary search). Used for the conflict hint a follower returns.
+    pub(crate) fn first_index_of_term(&self, term: Term, up_to: Index) -> Index {
+        let end = self.position(up_to).map_or(self.entries.len(), |p| p + 1);
+        let p = self.entries.partition_point(|e| e.term < term).min(end);
+        self.first_index().plus(p as u64)
+    }
+
+    /// The last index at or below `up_to` whose term is at most `term`, or
+    /// the snapshot index if none is left in memory. Used by the leader to
+    /// turn a follower's conflict hint into the next index to probe.
+    pub(crate) fn last_index_with_term_at_most(&self, term: Term, up_to: Index) -> Index {
+        let end = match self.position(up_to) {
+            Some(p) => p + 1,
+            None if up_to >= self.last_index() => self.entries.len(),
+            None => 0,
+        };
+        let p = self.entries.partition_point(|e| e.term <= term).min(end);
+        if p == 0 {
+            self.snapshot.index
+        } else {
+            self.first_index().plus(p as u64 - 1)
+        }
+    }
+
+    /// Appends entries that continue the log. The caller guarantees
+    /// `entries[0].index == last_index + 1` and non-decreasing terms.
+    pub(crate) fn append(&mut self, entries: &[Entry]) {
+        for e in entries {
+            debug_assert_eq!(e.index, self.last_index().next(), "append leaves a gap");
+            debug_assert!(e.term >= self.last_term(), "append decreases the term");
+            self.entries.push_back(e.clone());
+        }
+    }
+
+    /// Appends one entry (the leader's path for proposals).
+    pub(crate) fn push(&mut self, entry: Entry) {
+        debug_assert_eq!(entry.index, self.last_index().next(), "append leaves a gap");
+        debug_assert!(entry.term >= self.last_term(), "append decreases the term");
+        self.entries.push_back(entry);
+    }
+
+    /// Drops every entry at or after `from`, and lowers `persisted` below
+    /// it. The caller guarantees `from > committed` (a follower never
+    /// truncates committed entries) and `from >= first_index`.
+    pub(crate) fn truncate_from(&mut self, from: Index) {
+        debug_assert!(from > self.committed, "truncating committed entries");
+        if let Some(p) = self.position(from) {
+            self.entries.truncate(p);
+        }
+        self.persisted = self.persisted.min(from.prev());
+    }
+
+    pub(crate) fn set_persisted(&mut self, index: Index) {
+        self.persisted = index.min(self.last_index());
+    }
+
+    /// Raises the commit index (never lowers it).
+    pub(crate) fn commit_to(&mut self, index: Index) -> bool {
+        debug_assert!(index <= self.last_index(), "commit beyond the log");
+        if index > self.committed {
+            self.committed = index;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// The next batch of entries to apply: committed, durable, not yet
+    /// emitted, within `max_bytes` (at least one entry). Marks them emitted.
+    pub(crate) fn next_apply_batch(&mut self, max_bytes: u64) -> Option<Entries> {
+        let upto = self.committed.min(self.persisted);
+        if self.apply_emitted >= upto {
+            return None;
+        }
+        let from = self.apply_emitted.next();
+        let max_count = (upto.0 - self.apply_emitted.0).min(usize::MAX as u64) as usize;
+        let batch: Entries = self.entries_from(from, max_bytes, max_count).cloned().collect();
+        if let Some(last) = batch.last() {
+            self.apply_emitted = last.index;
+        }
+        debug_assert!(!batch.is_empty(), "committed entries missing from the log");
+        (!batch.is_empty()).then_some(batch)
+    }
+
+    /// The host applied up to `index` (validated by the caller).
+    pub(crate) fn set_applied(&mut self, index: Index) {
+        debug_assert!(index <= self.apply_emitted);
+        self.applied = self.applied.max(index);
+    }
+
+    /// Drops entries up to and including `index` (validated by the caller:
+    /// `snapshot.index < index <= applied`).
+    pub(crate) fn compact_to(&mut self, index: Index) {
+        let Some(term) = self.term_at(index) else { return };
+        let Some(p) = self.position(index) else { return };
+        self.entries.drain(..=p);
+        self.snapshot = EntryId { term, index };
+    }
+
+    /// Checks the structural invariants in O(1) (first and last entry only);
+    /// `full` walks the whole log.
+    pub(crate) fn check(&self, full: bool) -> Result<(), &'static str> {
+        if let (Some(first), Some(last)) = (self.entries.front(), self.entries.back()) {
+            if first.index != self.first_index() {
+                return Err("first entry does not follow the snapshot");
+            }
+            if last.index.0 - first.index.0 + 1 != self.entries.len() as u64 {
+                return Err("entries are not consecutive");
+            }
+            if first.term < self.snapshot.term || last.term < first.term {
+                return Err("terms decrease");
+            }
+        }
+        if full {
+            let mut prev = self.snapshot;
+            for e in &self.entries {
+                if e.index != prev.index.next() {
+                    return Err("entries are not consecutive");
+                }
+                if e.term < prev.term {
+                    return Err("terms decrease");
+                }
+                prev = e.id();
+            }
+        }
+        Ok(())
+    }
+}

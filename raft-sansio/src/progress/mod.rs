@@ -1,0 +1,282 @@
+//! What the leader knows about each follower's log, and how fast it may send.
+//!
+//! ```text
+//!                  ack advances match
+//!          +--------------------------------+
+//!          |                                v
+//!     +---------+   reject / unreachable  +-----------+
+//!     |  Probe  | <---------------------- | Replicate |
+//!     +---------+   stalled heartbeats    +-----------+
+//!       |     ^                                 |
+//!       |     | snapshot installed              | needs compacted entries
+//!       v     |                                 v
+//!     +----------+ <----------------------------+
+//!     | Snapshot |
+//!     +----------+
+//! ```
+//!
+//! - **Probe**: the leader does not know where the follower's log matches.
+//!   It sends one append at a time and waits (paused) for the answer, which
+//!   either finds the match (then Replicate) or moves `next_index` back using
+//!   the follower's conflict hint.
+//! - **Replicate**: the match is known; the leader streams appends
+//!   optimistically, bounded by an in-flight window of messages and bytes.
+//!   A rejection, an unreachable report, or heartbeats answered while appends
+//!   stay unacknowledged (all of them were lost) send it back to Probe.
+//! - **Snapshot**: the follower needs entries the leader has compacted; it
+//!   must install a snapshot first.
+
+mod inflights;
+
+use raft_sansio_proto::Index;
+
+pub(crate) use inflights::Inflights;
+
+/// How many heartbeat responses may arrive while appends stay in flight and
+/// the match does not move before the leader assumes they were lost and
+/// probes again. Two: one heartbeat round can legitimately overtake an append
+/// sent just before it; a second, sent a full heartbeat interval later,
+/// cannot unless the network reorders, and a spurious probe only resends.
+pub(crate) const STALLED_HEARTBEATS_BEFORE_PROBE: u8 = 2;
+
+/// The replication state of one follower, with the data only that state has.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum ProgressState {
+    /// One append at a time; `paused` while it is unanswered.
+    Probe { paused: bool },
+    /// Streaming, bounded by the in-flight window.
+    Replicate { inflights: Inflights },
+    /// Waiting for a snapshot at `pending` to be installed.
+    Snapshot { pending: Index },
+}
+
+/// The leader's view of one follower.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Progress {
+    /// The highest index known to match the leader's log and be durable on
+    /// the follower. Invariant: match_index < next_index.
+    pub(crate) match_index: Index,
+    /// The next index to send.
+    pub(crate) next_index: Index,
+    pub(crate) state: ProgressState,
+    /// Heard from since the last check-quorum round.
+    pub(crate) recent_active: bool,
+    /// The highest index ever sent to this follower in this term. An ack
+    /// beyond it acknowledges something never sent: a forged or corrupted
+    /// message, dropped rather than trusted.
+    pub(crate) sent_up_to: Index,
+    /// Heartbeat responses seen while appends were in flight and the match
+    /// did not move; see [`STALLED_HEARTBEATS_BEFORE_PROBE`].
+    pub(crate) stalled_heartbeats: u8,
+}
+
+impl Progress {
+    /// A follower about which nothing is known yet: probe from `next`.
+    pub(crate) fn new(next: Index) -> Progress {
+        Progress {
+            match_index: Index::ZERO,
+            next_index: next,
+            state: ProgressState::Probe { paused: false },
+            recent_active: false,
+            sent_up_to: Index::ZERO,
+            stalled_heartbeats: 0,
+        }
+    }
+
+    /// Whether the leader must not send another append now.
+    #[inline]
+    pub(crate) fn is_paused(&self, max_msgs: usize, max_bytes: u64) -> bool {
+        match &self.state {
+            ProgressState::Probe { paused } => *paused,
+            ProgressState::Replicate { inflights } => inflights.full(max_msgs, max_bytes),
+            ProgressState::Snapshot { .. } => true,
+        }
+    }
+
+    pub(crate) fn is_replicating(&self) -> bool {
+        matches!(self.state, ProgressState::Replicate { .. })
+    }
+
+    /// Back to probing right after the known match.
+    pub(crate) fn become_probe(&mut self) {
+        self.next_index = self.match_index.next();
+        self.state = ProgressState::Probe { paused: false };
+        self.stalled_heartbeats = 0;
+    }
+
+    /// Start streaming after the known match.
+    pub(crate) fn become_replicate(&mut self) {
+        self.next_index = self.match_index.next();
+        self.state = ProgressState::Replicate { inflights: Inflights::default() };
+        self.stalled_heartbeats = 0;
+    }
+
+    /// Waiting for a snapshot at `pending`.
+    pub(crate) fn become_snapshot(&mut self, pending: Index) {
+        self.state = ProgressState::Snapshot { pending };
+        self.stalled_heartbeats = 0;
+    }
+
+    /// An append with entries up to `last` (carrying `bytes` of payload) was
+    /// sent; `last` is `next_index - 1` for an empty append.
+    #[inline]
+    pub(crate) fn on_sent(&mut self, last: Index, entries: usize, bytes: u64) {
+        if last > self.sent_up_to {
+            self.sent_up_to = last;
+        }
+        match &mut self.state {
+            ProgressState::Replicate { inflights } => {
+                if entries > 0 {
+                    inflights.add(last, bytes);
+                    self.next_index = last.next();
+                }
+            }
+            ProgressState::Probe { paused } => *paused = true,
+            ProgressState::Snapshot { .. } => {}
+        }
+    }
+
+    /// The follower acknowledged a match at `index`. Returns whether the
+    /// match moved (a stale or duplicated ack changes nothing).
+    #[inline]
+    pub(crate) fn on_ack(&mut self, index: Index) -> bool {
+        debug_assert!(index <= self.sent_up_to, "ack beyond what was sent must be gated");
+        let moved = index > self.match_index;
+        if moved {
+            self.match_index = index;
+            self.stalled_heartbeats = 0;
+        }
+        if self.next_index <= index {
+            self.next_index = index.next();
+        }
+        match &mut self.state {
+            ProgressState::Probe { paused } => *paused = false,
+            ProgressState::Replicate { inflights } => inflights.free_to(index),
+            ProgressState::Snapshot { .. } => {}
+        }
+        moved
+    }
+
+    /// The follower rejected an append whose previous entry was
+    /// `rejected_prev`; `hint_next` is where the conflict hint says to probe.
+    /// Returns false for a stale rejection (one that does not answer what is
+    /// in flight now), which changes nothing.
+    pub(crate) fn on_reject(&mut self, rejected_prev: Index, hint_next: Index) -> bool {
+        match &mut self.state {
+            ProgressState::Replicate { .. } => {
+                // Replicate streams from a known match: any rejection above
+                // it means appends were lost or the follower lost state;
+                // probe again right after the match (etcd does the same).
+                if rejected_prev <= self.match_index {
+                    return false;
+                }
+                self.become_probe();
+                true
+            }
+            ProgressState::Probe { paused } => {
+                // Only the answer to the probe in flight counts.
+                if self.next_index.prev() != rejected_prev {
+                    return false;
+                }
+                let next = hint_next.min(rejected_prev).max(self.match_index.next());
+                self.next_index = next;
+                *paused = false;
+                true
+            }
+            ProgressState::Snapshot { .. } => false,
+        }
+    }
+
+    /// A heartbeat response arrived. Returns true when the follower should be
+    /// sent an append now (it is probing, or it lost every append in flight).
+    pub(crate) fn on_heartbeat_response(&mut self) -> bool {
+        match &mut self.state {
+            ProgressState::Probe { paused } => {
+                *paused = false;
+                true
+            }
+            ProgressState::Replicate { inflights } => {
+                if inflights.is_empty() {
+                    self.stalled_heartbeats = 0;
+                    return false;
+                }
+                self.stalled_heartbeats = self.stalled_heartbeats.saturating_add(1);
+                if self.stalled_heartbeats >= STALLED_HEARTBEATS_BEFORE_PROBE {
+                    self.become_probe();
+                    return true;
+                }
+                false
+            }
+            ProgressState::Snapshot { .. } => false,
+        }
+    }
+
+    /// Messages and bytes in flight (0 outside Replicate).
+    pub(crate) fn inflight(&self) -> (usize, u64) {
+        match &self.state {
+            ProgressState::Replicate { inflights } => (inflights.count(), inflights.bytes()),
+            _ => (0, 0),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probe_pauses_until_answered_then_replicates() {
+        let mut pr = Progress::new(Index(11));
+        assert!(!pr.is_paused(4, u64::MAX));
+        pr.on_sent(Index(10), 0, 0);
+        assert!(pr.is_paused(4, u64::MAX));
+        assert!(pr.on_ack(Index(10)));
+        assert!(!pr.is_paused(4, u64::MAX));
+        pr.become_replicate();
+        assert_eq!(pr.next_index, Index(11));
+        pr.on_sent(Index(12), 2, 100);
+        pr.on_sent(Index(13), 1, 50);
+        assert_eq!(pr.inflight(), (2, 150));
+        assert_eq!(pr.next_index, Index(14));
+        assert!(pr.on_ack(Index(12)));
+        assert_eq!(pr.inflight(), (1, 50));
+        // A duplicated ack changes nothing.
+        assert!(!pr.on_ack(Index(12)));
+        assert_eq!(pr.match_index, Index(12));
+    }
+
+    #[test]
+    fn stale_rejections_are_ignored() {
+        let mut pr = Progress::new(Index(11));
+        pr.on_sent(Index(10), 0, 0);
+        // Probing prev 10: a rejection of prev 7 answers an older probe.
+        assert!(!pr.on_reject(Index(7), Index(5)));
+        assert!(pr.on_reject(Index(10), Index(6)));
+        assert_eq!(pr.next_index, Index(6));
+        // Never below match + 1.
+        pr.match_index = Index(7);
+        pr.next_index = Index(9);
+        assert!(pr.on_reject(Index(8), Index(2)));
+        assert_eq!(pr.next_index, Index(8));
+
+        let mut pr = Progress::new(Index(1));
+        pr.match_index = Index(20);
+        pr.become_replicate();
+        pr.on_sent(Index(25), 5, 5);
+        assert!(!pr.on_reject(Index(20), Index(3)), "a rejection at or below match is stale");
+        assert!(pr.on_reject(Index(22), Index(3)));
+        assert_eq!(pr.state, ProgressState::Probe { paused: false });
+        assert_eq!(pr.next_index, Index(21));
+    }
+
+    #[test]
+    fn heartbeats_recover_a_follower_whose_appends_were_all_lost() {
+        let mut pr = Progress::new(Index(1));
+        pr.become_replicate();
+        pr.on_sent(Index(3), 3, 30);
+        assert!(!pr.on_heartbeat_response());
+        assert!(pr.on_heartbeat_response(), "the second stalled heartbeat probes again");
+        assert!(matches!(pr.state, ProgressState::Probe { paused: false }));
+        assert_eq!(pr.next_index, Index(1));
+    }
+}

@@ -1,0 +1,472 @@
+//! Log replication: the leader's appends, heartbeats and commit (Raft §5.3,
+//! §5.4), and the follower's side of each.
+
+use alloc::vec::Vec;
+
+use bytes::Bytes;
+use raft_sansio_proto::{
+    AppendEntries, AppendEntriesResponse, Entry, EntryId, ForwardProposal, Heartbeat, HeartbeatResponse, Index,
+    Message, MessageBody, NodeId, Term,
+};
+
+use crate::config::Config;
+use crate::event::{DropReason, Event, StepDownReason};
+use crate::log::RaftLog;
+use crate::node::{LeaderState, Node, RoleState};
+use crate::outbox::Outbox;
+use crate::output::RejectReason;
+use crate::progress::Progress;
+
+/// What the leader stamps on every append it sends in one step.
+#[derive(Clone, Copy)]
+struct AppendContext {
+    from: NodeId,
+    term: Term,
+    commit: Index,
+    lowest_data_match: Index,
+}
+
+/// The outcome of trying to send one append.
+#[derive(PartialEq, Eq)]
+enum Sent {
+    /// An append with this many entries went out.
+    Entries(usize),
+    /// Nothing to send, or the follower is paused.
+    Nothing,
+    /// The follower needs entries that were compacted away.
+    NeedsSnapshot(Index),
+}
+
+/// Sends one append to `to` if its progress allows. A free function over
+/// the node's parts, so the leader can loop over its peers' progress while
+/// it reads the log and pushes outputs.
+fn send_append(
+    config: &Config,
+    log: &RaftLog,
+    out: &mut Outbox,
+    ctx: AppendContext,
+    to: NodeId,
+    pr: &mut Progress,
+    allow_empty: bool,
+) -> Sent {
+    if pr.is_paused(config.max_inflight_msgs, config.max_inflight_bytes) {
+        return Sent::Nothing;
+    }
+    let prev_index = pr.next_index.prev();
+    let Some(prev_term) = log.term_at(prev_index) else {
+        return Sent::NeedsSnapshot(pr.next_index);
+    };
+    let (_, inflight_bytes) = pr.inflight();
+    let budget = config.max_size_per_msg.min(config.max_inflight_bytes.saturating_sub(inflight_bytes));
+    let entries: Vec<Entry> = log.entries_from(pr.next_index, budget, usize::MAX).cloned().collect();
+    if entries.is_empty() && !allow_empty {
+        return Sent::Nothing;
+    }
+    let count = entries.len();
+    let bytes = entries.iter().map(|e| e.payload.len() as u64).sum();
+    let last = prev_index.plus(count as u64);
+    // Pair assertion with the follower's gate: entries continue `prev`.
+    debug_assert!(entries.first().is_none_or(|e| e.index == prev_index.next()));
+    pr.on_sent(last, count, bytes);
+    let body = MessageBody::AppendEntries(AppendEntries {
+        prev: EntryId { term: prev_term, index: prev_index },
+        entries,
+        leader_commit: ctx.commit,
+        lowest_data_match: ctx.lowest_data_match,
+    });
+    out.send(Message { from: ctx.from, to, term: ctx.term, body });
+    Sent::Entries(count)
+}
+
+/// Sends to `to` everything its window allows: one append for a probing
+/// follower, as many as fit for a replicating one.
+fn send_appends(
+    config: &Config,
+    log: &RaftLog,
+    out: &mut Outbox,
+    ctx: AppendContext,
+    to: NodeId,
+    pr: &mut Progress,
+    allow_empty: bool,
+) {
+    let mut allow_empty = allow_empty;
+    loop {
+        match send_append(config, log, out, ctx, to, pr, allow_empty) {
+            Sent::Entries(n) if n > 0 && pr.is_replicating() => allow_empty = false,
+            Sent::NeedsSnapshot(next) => {
+                // Until snapshot install exists the follower cannot catch
+                // up; report it once and stop sending.
+                pr.become_snapshot(log.snapshot_id().index);
+                out.event(Event::FollowerNeedsSnapshot { peer: to, next });
+                return;
+            }
+            _ => return,
+        }
+    }
+}
+
+impl Node {
+    /// Sends appends to every follower whose window allows.
+    pub(crate) fn broadcast_append(&mut self, allow_empty: bool) {
+        let RoleState::Leader(ls) = &mut self.role else { return };
+        let ctx = AppendContext {
+            from: self.config.id,
+            term: self.term,
+            commit: self.log.committed(),
+            lowest_data_match: lowest_data_match_of(&self.membership, &self.log, ls, self.config.id),
+        };
+        for (id, pr) in ls.progress.iter_mut() {
+            send_appends(&self.config, &self.log, &mut self.out, ctx, *id, pr, allow_empty);
+        }
+    }
+
+    fn send_appends_to(&mut self, to: NodeId, allow_empty: bool) {
+        let RoleState::Leader(ls) = &mut self.role else { return };
+        let lowest = lowest_data_match_of(&self.membership, &self.log, ls, self.config.id);
+        let ctx = AppendContext {
+            from: self.config.id,
+            term: self.term,
+            commit: self.log.committed(),
+            lowest_data_match: lowest,
+        };
+        if let Some(pr) = ls.progress_mut(to) {
+            send_appends(&self.config, &self.log, &mut self.out, ctx, to, pr, allow_empty);
+        }
+    }
+
+    pub(crate) fn tick_leader(&mut self) {
+        self.heartbeat.tick();
+        if self.heartbeat.fired() {
+            self.heartbeat.reset(self.config.heartbeat_interval_ticks);
+            self.broadcast_heartbeat();
+        }
+        self.election.tick();
+        if self.election.fired() {
+            self.election.reset(self.config.election_timeout_ticks_min);
+            if self.config.check_quorum && !self.quorum_active() {
+                self.out.event(Event::SteppedDown { term: self.term, reason: StepDownReason::QuorumLost });
+                self.become_follower(self.term, None);
+                return;
+            }
+            if let RoleState::Leader(ls) = &mut self.role {
+                for (_, pr) in ls.progress.iter_mut() {
+                    pr.recent_active = false;
+                }
+            }
+        }
+    }
+
+    /// Whether the voters heard from since the last check (and the leader
+    /// itself) form a quorum.
+    fn quorum_active(&self) -> bool {
+        let RoleState::Leader(ls) = &self.role else { return false };
+        let me = self.config.id;
+        self.membership.is_quorum(|id| id == me || ls.progress(id).is_some_and(|p| p.recent_active))
+    }
+
+    fn broadcast_heartbeat(&mut self) {
+        let me = self.config.id;
+        let term = self.term;
+        let commit = self.log.committed();
+        let RoleState::Leader(ls) = &mut self.role else { return };
+        let lowest_data_match = lowest_data_match_of(&self.membership, &self.log, ls, me);
+        ls.heartbeat_round += 1;
+        let read_round = ls.heartbeat_round;
+        for (id, pr) in ls.progress.iter() {
+            // Never tell a follower a commit index beyond what it is known
+            // to hold: it would commit entries it has not verified.
+            let body = MessageBody::Heartbeat(Heartbeat {
+                leader_commit: commit.min(pr.match_index),
+                lowest_data_match,
+                read_round,
+            });
+            self.out.send(Message { from: me, to: *id, term, body });
+        }
+    }
+
+    /// Appends client commands (whose payloads total `bytes`) at the end of
+    /// the leader's log and sends them. Returns the first index.
+    pub(crate) fn append_commands(
+        &mut self,
+        commands: impl IntoIterator<Item = Bytes>,
+        bytes: u64,
+    ) -> Result<Index, RejectReason> {
+        let RoleState::Leader(ls) = &mut self.role else {
+            return Err(RejectReason::NotLeader { leader_hint: self.leader });
+        };
+        // Back-pressure on uncommitted bytes. One proposal always fits when
+        // nothing is uncommitted, so a single large command cannot wedge.
+        if ls.uncommitted_size > 0 && ls.uncommitted_size.saturating_add(bytes) > self.config.max_uncommitted_size {
+            return Err(RejectReason::Overloaded);
+        }
+        ls.uncommitted_size = ls.uncommitted_size.saturating_add(bytes);
+        let first = self.log.last_index().next();
+        let term = self.term;
+        let persist = self.out.persist();
+        let mut index = first;
+        for command in commands {
+            let entry = Entry::normal(term, index, command);
+            self.log.push(entry.clone());
+            persist.entries.push(entry);
+            index = index.next();
+        }
+        self.broadcast_append(false);
+        Ok(first)
+    }
+
+    pub(crate) fn on_forward_proposal(&mut self, from: NodeId, fp: ForwardProposal) {
+        if fp.commands.is_empty() {
+            self.drop_message(from, "ForwardProposal", DropReason::MalformedEntries);
+            return;
+        }
+        // The forwarding follower learns nothing back: a forwarded proposal
+        // may be lost; the session layer retries.
+        let bytes = fp.commands.iter().map(|c| c.len() as u64).sum();
+        let _ = self.append_commands(fp.commands, bytes);
+    }
+
+    /// Advances the commit index to what a quorum holds durably, counting
+    /// only an entry of the current term (Raft §5.4.2, Figure 8: an entry of
+    /// an earlier term is committed only indirectly, by a later one).
+    pub(crate) fn maybe_commit(&mut self) -> bool {
+        let me = self.config.id;
+        let persisted = self.log.persisted();
+        let RoleState::Leader(ls) = &mut self.role else { return false };
+        let index = self.membership.committed_index(|id| {
+            if id == me {
+                persisted
+            } else {
+                ls.progress(id).map_or(Index::ZERO, |p| p.match_index)
+            }
+        });
+        let old = self.log.committed();
+        if index <= old || index > self.log.last_index() || self.log.term_at(index) != Some(self.term) {
+            return false;
+        }
+        let released: u64 = self
+            .log
+            .entries_from(old.next(), u64::MAX, (index.0 - old.0) as usize)
+            .filter(|e| e.term == self.term)
+            .map(|e| e.payload.len() as u64)
+            .sum();
+        ls.uncommitted_size = ls.uncommitted_size.saturating_sub(released);
+        self.log.commit_to(index)
+    }
+
+    /// Tells followers about a new commit index at once (when configured).
+    pub(crate) fn on_commit_advanced(&mut self) {
+        if self.config.broadcast_commit {
+            self.broadcast_append(true);
+        }
+    }
+
+    pub(crate) fn on_append_entries_response(&mut self, from: NodeId, resp: AppendEntriesResponse) {
+        let last_index = self.log.last_index();
+        let RoleState::Leader(ls) = &mut self.role else { return };
+        let Some(pr) = ls.progress_mut(from) else {
+            self.drop_message(from, "AppendEntriesResponse", DropReason::UnexpectedInRole);
+            return;
+        };
+        pr.recent_active = true;
+        match resp {
+            AppendEntriesResponse::Success { match_index } => {
+                // An ack for something never sent (or beyond our log) is
+                // forged or corrupt: trusting it could commit an entry the
+                // follower does not hold.
+                if match_index > pr.sent_up_to || match_index > last_index {
+                    self.drop_message(from, "AppendEntriesResponse", DropReason::ImpossibleIndex);
+                    return;
+                }
+                let was_probe = matches!(pr.state, crate::progress::ProgressState::Probe { .. });
+                let was_paused = pr.is_paused(self.config.max_inflight_msgs, self.config.max_inflight_bytes);
+                let moved = pr.on_ack(match_index);
+                if was_probe && pr.match_index == match_index {
+                    pr.become_replicate();
+                }
+                let committed = moved && self.maybe_commit();
+                if committed {
+                    self.on_commit_advanced();
+                }
+                // A follower that was paused may have missed a commit
+                // broadcast: an empty append tells it the commit index
+                // (unless the broadcast just did).
+                self.send_appends_to(from, was_paused && !(committed && self.config.broadcast_commit));
+            }
+            AppendEntriesResponse::Reject { rejected_prev, conflict, last_index: follower_last } => {
+                if rejected_prev > pr.sent_up_to {
+                    self.drop_message(from, "AppendEntriesResponse", DropReason::ImpossibleIndex);
+                    return;
+                }
+                // Skip a whole divergent term per round trip: probe after
+                // the last entry we hold with a term at most the conflict's,
+                // and no further than the follower's first entry of that term
+                // (or its log's end).
+                let hint_next = if conflict.term == Term::ZERO {
+                    follower_last.next()
+                } else {
+                    let ours = self.log.last_index_with_term_at_most(conflict.term, rejected_prev);
+                    ours.next().min(conflict.index.max(Index(1)))
+                };
+                if pr.on_reject(rejected_prev, hint_next) {
+                    self.send_appends_to(from, true);
+                } else {
+                    self.drop_message(from, "AppendEntriesResponse", DropReason::StaleResponse);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn on_heartbeat_response(&mut self, from: NodeId, _resp: HeartbeatResponse) {
+        let RoleState::Leader(ls) = &mut self.role else { return };
+        let Some(pr) = ls.progress_mut(from) else {
+            self.drop_message(from, "HeartbeatResponse", DropReason::UnexpectedInRole);
+            return;
+        };
+        pr.recent_active = true;
+        if pr.on_heartbeat_response() {
+            self.send_appends_to(from, true);
+        }
+    }
+
+    // ---- follower side ----
+
+    /// Raft §5.3 receiver rules, validated before anything changes.
+    pub(crate) fn on_append_entries(&mut self, from: NodeId, term: Term, ae: AppendEntries) {
+        let AppendEntries { prev, mut entries, leader_commit, .. } = ae;
+        // Gate: entries continue `prev` with non-decreasing terms no later
+        // than the message's.
+        let mut expected = prev;
+        for e in &entries {
+            if Some(e.index) != expected.index.0.checked_add(1).map(Index) || e.term < expected.term || e.term > term {
+                self.drop_message(from, "AppendEntries", DropReason::MalformedEntries);
+                return;
+            }
+            expected = e.id();
+        }
+        if prev.term > term {
+            self.drop_message(from, "AppendEntries", DropReason::MalformedEntries);
+            return;
+        }
+        let verified_last = expected.index;
+        let committed = self.log.committed();
+
+        // Entries at or below our commit index are committed, so (Leader
+        // Completeness) they must equal ours; skip them. One that differs is
+        // a forged or broken message: a follower never truncates committed
+        // entries.
+        let mut skip = 0usize;
+        if prev.index < committed {
+            for e in &entries {
+                if e.index > committed {
+                    break;
+                }
+                if self.log.term_at(e.index).is_some_and(|t| t != e.term) {
+                    self.drop_message(from, "AppendEntries", DropReason::ConflictBelowCommit);
+                    return;
+                }
+                skip += 1;
+            }
+        } else if !self.log.matches(prev) {
+            let last = self.log.last_index();
+            let conflict = if prev.index > last {
+                EntryId { term: Term::ZERO, index: last.next() }
+            } else {
+                let t = self.log.term_at(prev.index).unwrap_or(Term::ZERO);
+                EntryId { term: t, index: self.log.first_index_of_term(t, prev.index) }
+            };
+            let reply = AppendEntriesResponse::Reject { rejected_prev: prev.index, conflict, last_index: last };
+            let message = self.message(from, MessageBody::AppendEntriesResponse(reply));
+            self.out.send(message);
+            return;
+        }
+
+        // Find the first entry that is new or conflicts. Truncate only from
+        // a real conflict: a late, shorter append that matches removes
+        // nothing (async-raft's bug was truncating after `prev` always).
+        let last = self.log.last_index();
+        let mut conflict_at = None;
+        for e in &entries[skip..] {
+            if e.index > last {
+                break;
+            }
+            match self.log.term_at(e.index) {
+                Some(t) if t == e.term => skip += 1,
+                _ => {
+                    conflict_at = Some(e.index);
+                    break;
+                }
+            }
+        }
+        if let Some(at) = conflict_at {
+            if at <= committed {
+                self.drop_message(from, "AppendEntries", DropReason::ConflictBelowCommit);
+                return;
+            }
+            if matches!(self.role, RoleState::Leader(_)) {
+                self.leader_truncated = true;
+            }
+            self.log.truncate_from(at);
+            self.out.on_truncate(at);
+            let persist = self.out.persist();
+            persist.truncate_from = Some(persist.truncate_from.map_or(at, |t| t.min(at)));
+            // Entries of this step at or after the cut are gone too.
+            let keep = persist.entries.iter().take_while(|e| e.index < at).count();
+            persist.entries.truncate(keep);
+        }
+        if skip < entries.len() {
+            entries.drain(..skip);
+            self.log.append(&entries);
+            let persist = self.out.persist();
+            if persist.entries.is_empty() {
+                persist.entries = entries.into();
+            } else {
+                persist.entries.extend(entries);
+            }
+        }
+
+        // Commit what the leader committed, but only up to what this message
+        // verified: beyond it our log may still diverge from the leader's.
+        let new_commit = leader_commit.min(verified_last).min(self.log.last_index());
+        if new_commit > committed {
+            self.log.commit_to(new_commit);
+        }
+        // The ack is a promise: it leaves once the entries (and the term
+        // they were accepted in) are durable.
+        let reply = AppendEntriesResponse::Success { match_index: verified_last };
+        let message = self.message(from, MessageBody::AppendEntriesResponse(reply));
+        self.out.send_after_persist(message);
+    }
+
+    pub(crate) fn on_heartbeat(&mut self, from: NodeId, hb: Heartbeat) {
+        // The leader caps the heartbeat's commit at our known match, so it
+        // counts as verified; cap it at our log too.
+        let new_commit = hb.leader_commit.min(self.log.last_index());
+        if new_commit > self.log.committed() {
+            self.log.commit_to(new_commit);
+        }
+        let message =
+            self.message(from, MessageBody::HeartbeatResponse(HeartbeatResponse { read_round: hb.read_round }));
+        self.out.send(message);
+    }
+}
+
+fn lowest_data_match_of(
+    membership: &crate::membership::Membership,
+    log: &RaftLog,
+    ls: &LeaderState,
+    me: NodeId,
+) -> Index {
+    let mut lowest = Index(u64::MAX);
+    for &id in membership.members() {
+        if !membership.is_data_voter(id) {
+            continue;
+        }
+        let m = if id == me { log.persisted() } else { ls.progress(id).map_or(Index::ZERO, |p| p.match_index) };
+        lowest = lowest.min(m);
+    }
+    if lowest == Index(u64::MAX) {
+        Index::ZERO
+    } else {
+        lowest
+    }
+}
