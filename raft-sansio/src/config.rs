@@ -38,7 +38,11 @@ pub struct Config {
     /// one that was partitioned away does not raise the cluster's term.
     pub pre_vote: bool,
     /// Check-quorum: a leader that has not heard from a quorum within an
-    /// election timeout steps down.
+    /// election timeout steps down. It also turns on leader stickiness: a
+    /// node that heard from a live leader within the minimum election
+    /// timeout neither raises its term for nor answers a (pre-)vote request
+    /// (unless the leader asked for the election by a transfer), and a
+    /// restarted node with a term counts as having just heard from one.
     pub check_quorum: bool,
     /// This node's priority: between equally up-to-date logs a voter refuses
     /// a candidate of lower priority than its own.

@@ -32,6 +32,11 @@ impl Node {
         if message.to != self.config.id {
             return Err(DropReason::WrongRecipient);
         }
+        // Validate the whole message before taking any action (such as
+        // raising our term).
+        if let MessageBody::AppendEntries(ae) = &message.body {
+            crate::replication::check_append_entries(message.term, ae)?;
+        }
         Ok(())
     }
 
@@ -164,7 +169,7 @@ impl Node {
             self.election.reset(after);
         }
         match body {
-            MessageBody::AppendEntries(ae) => self.on_append_entries(from, term, ae),
+            MessageBody::AppendEntries(ae) => self.on_append_entries(from, ae),
             MessageBody::Heartbeat(hb) => self.on_heartbeat(from, hb),
             MessageBody::AppendEntriesResponse(_)
             | MessageBody::HeartbeatResponse(_)
@@ -176,6 +181,7 @@ impl Node {
     /// Moves to `term` (if higher) as a follower of `leader`.
     pub(crate) fn become_follower(&mut self, term: Term, leader: Option<NodeId>) {
         debug_assert!(term >= self.term);
+        let led = self.term;
         if term > self.term {
             self.out.event(Event::TermChanged { from: self.term, to: term });
             self.term = term;
@@ -183,7 +189,7 @@ impl Node {
             self.out.open_persist();
         }
         if let RoleState::Leader(_) = self.role {
-            self.out.event(Event::LostLeadership { term: self.shadow.term.max(self.term) });
+            self.out.event(Event::LostLeadership { term: led });
             // A leader stepping down has no leader to be sticky to.
             self.leader_contact_ticks = u32::MAX;
         }

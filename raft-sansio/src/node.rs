@@ -433,8 +433,13 @@ impl Node {
 
     /// Whether this node heard from a live leader within the minimum election
     /// timeout (always true while it leads): leader stickiness.
+    ///
+    /// Stickiness is part of check-quorum, as in etcd: without check-quorum
+    /// a leader that lost its quorum keeps sending heartbeats to the few
+    /// followers it still reaches, and if they stayed sticky forever they
+    /// could withhold the votes a new majority needs.
     pub(crate) fn in_leader_lease(&self) -> bool {
-        self.leader_contact_ticks < self.config.election_timeout_ticks_min
+        self.config.check_quorum && self.leader_contact_ticks < self.config.election_timeout_ticks_min
     }
 
     /// A message from this node.

@@ -59,12 +59,21 @@ fn send_append(
     let (_, inflight_bytes) = pr.inflight();
     let budget = config.max_size_per_msg.min(config.max_inflight_bytes.saturating_sub(inflight_bytes));
     let entries: Vec<Entry> = log.entries_from(pr.next_index, budget, usize::MAX).cloned().collect();
-    if entries.is_empty() && !allow_empty {
-        return Sent::Nothing;
-    }
     let count = entries.len();
-    let bytes = entries.iter().map(|e| e.payload.len() as u64).sum();
     let last = prev_index.plus(count as u64);
+    // What the follower may commit from this message: the leader's commit,
+    // capped at what the message lets it verify.
+    let commit_told = ctx.commit.min(last);
+    if count == 0 {
+        // An empty append is a probe, or carries news of the commit index;
+        // a replicating follower that already knows it needs nothing.
+        let probe = !pr.is_replicating();
+        if !allow_empty || (!probe && commit_told <= pr.commit_sent) {
+            return Sent::Nothing;
+        }
+    }
+    let bytes = entries.iter().map(|e| e.payload.len() as u64).sum();
+    pr.commit_sent = pr.commit_sent.max(commit_told);
     // Pair assertion with the follower's gate: entries continue `prev`.
     debug_assert!(entries.first().is_none_or(|e| e.index == prev_index.next()));
     pr.on_sent(last, count, bytes);
@@ -103,6 +112,23 @@ fn send_appends(
             _ => return,
         }
     }
+}
+
+/// Why an append must be dropped before anything changes: entries must
+/// continue `prev` with consecutive indexes and non-decreasing terms no later
+/// than the message's term.
+pub(crate) fn check_append_entries(term: Term, ae: &AppendEntries) -> Result<(), DropReason> {
+    if ae.prev.term > term {
+        return Err(DropReason::MalformedEntries);
+    }
+    let mut expected = ae.prev;
+    for e in &ae.entries {
+        if Some(e.index) != expected.index.0.checked_add(1).map(Index) || e.term < expected.term || e.term > term {
+            return Err(DropReason::MalformedEntries);
+        }
+        expected = e.id();
+    }
+    Ok(())
 }
 
 impl Node {
@@ -172,14 +198,12 @@ impl Node {
         let lowest_data_match = lowest_data_match_of(&self.membership, &self.log, ls, me);
         ls.heartbeat_round += 1;
         let read_round = ls.heartbeat_round;
-        for (id, pr) in ls.progress.iter() {
+        for (id, pr) in ls.progress.iter_mut() {
             // Never tell a follower a commit index beyond what it is known
             // to hold: it would commit entries it has not verified.
-            let body = MessageBody::Heartbeat(Heartbeat {
-                leader_commit: commit.min(pr.match_index),
-                lowest_data_match,
-                read_round,
-            });
+            let told = commit.min(pr.match_index);
+            pr.commit_sent = pr.commit_sent.max(told);
+            let body = MessageBody::Heartbeat(Heartbeat { leader_commit: told, lowest_data_match, read_round });
             self.out.send(Message { from: me, to: *id, term, body });
         }
     }
@@ -288,9 +312,9 @@ impl Node {
                     self.on_commit_advanced();
                 }
                 // A follower that was paused may have missed a commit
-                // broadcast: an empty append tells it the commit index
-                // (unless the broadcast just did).
-                self.send_appends_to(from, was_paused && !(committed && self.config.broadcast_commit));
+                // broadcast: an empty append tells it the commit index if it
+                // does not know it yet.
+                self.send_appends_to(from, was_paused);
             }
             AppendEntriesResponse::Reject { rejected_prev, conflict, last_index: follower_last } => {
                 if rejected_prev > pr.sent_up_to {
@@ -331,23 +355,10 @@ impl Node {
     // ---- follower side ----
 
     /// Raft §5.3 receiver rules, validated before anything changes.
-    pub(crate) fn on_append_entries(&mut self, from: NodeId, term: Term, ae: AppendEntries) {
+    pub(crate) fn on_append_entries(&mut self, from: NodeId, ae: AppendEntries) {
         let AppendEntries { prev, mut entries, leader_commit, .. } = ae;
-        // Gate: entries continue `prev` with non-decreasing terms no later
-        // than the message's.
-        let mut expected = prev;
-        for e in &entries {
-            if Some(e.index) != expected.index.0.checked_add(1).map(Index) || e.term < expected.term || e.term > term {
-                self.drop_message(from, "AppendEntries", DropReason::MalformedEntries);
-                return;
-            }
-            expected = e.id();
-        }
-        if prev.term > term {
-            self.drop_message(from, "AppendEntries", DropReason::MalformedEntries);
-            return;
-        }
-        let verified_last = expected.index;
+        // The gate (`check_append_entries`) validated the entries.
+        let verified_last = prev.index.plus(entries.len() as u64);
         let committed = self.log.committed();
 
         // Entries at or below our commit index are committed, so (Leader

@@ -68,6 +68,10 @@ pub(crate) struct Progress {
     /// Heartbeat responses seen while appends were in flight and the match
     /// did not move; see [`STALLED_HEARTBEATS_BEFORE_PROBE`].
     pub(crate) stalled_heartbeats: u8,
+    /// The highest commit index this follower can have learned from what we
+    /// sent it, so that an empty append goes out only when it tells the
+    /// follower something new.
+    pub(crate) commit_sent: Index,
 }
 
 impl Progress {
@@ -80,6 +84,7 @@ impl Progress {
             recent_active: false,
             sent_up_to: Index::ZERO,
             stalled_heartbeats: 0,
+            commit_sent: Index::ZERO,
         }
     }
 

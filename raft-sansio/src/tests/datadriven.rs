@@ -63,12 +63,15 @@ impl Runner {
                     self.c().tick(n);
                 }
             }
+            // Time passes on a working network: every round ticks every node
+            // once and then delivers until quiet.
             "tick-all" => {
                 let times: usize = arg(args, "times").map_or(1, |t| t.parse().expect("times"));
                 for _ in 0..times {
                     for n in self.c().ids() {
                         self.c().step(n, Input::Tick);
                     }
+                    assert!(self.c().drive_bounded(10_000), "did not settle");
                 }
             }
             "stabilize" => {
@@ -224,4 +227,15 @@ macro_rules! datadriven {
 datadriven! {
     trace_single_node => "single_node.txt",
     trace_election_three => "election_three.txt",
+    trace_election_five => "election_five.txt",
+    trace_split_vote => "split_vote.txt",
+    trace_prevote_rejoin => "prevote_rejoin.txt",
+    trace_check_quorum => "check_quorum.txt",
+    trace_stickiness => "stickiness.txt",
+    trace_stale_leader => "stale_leader.txt",
+    trace_lost_appends => "lost_appends.txt",
+    trace_forward => "forward.txt",
+    trace_backpressure => "backpressure.txt",
+    trace_restart_follower => "restart_follower.txt",
+    trace_persist_votes => "persist_votes.txt",
 }

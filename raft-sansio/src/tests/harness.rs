@@ -94,6 +94,10 @@ pub(crate) struct Cluster {
     pub(crate) trace: Vec<String>,
     pub(crate) record_trace: bool,
     next_request: u64,
+    /// Messages delivered, by kind.
+    pub(crate) delivered: BTreeMap<&'static str, usize>,
+    /// Append rejections delivered.
+    pub(crate) rejections: usize,
 }
 
 pub(crate) fn config(id: u64, n: u64) -> Config {
@@ -138,7 +142,40 @@ impl Cluster {
             trace: Vec::new(),
             record_trace: false,
             next_request: 1,
+            delivered: BTreeMap::new(),
+            rejections: 0,
         }
+    }
+
+    /// Voters 1..=n restored with the given logs (`logs[i]` lists the terms
+    /// of node i+1's entries from index 1) and hard-state term `term`.
+    pub(crate) fn with_logs(logs: &[&[u64]], term: u64, tweak: impl Fn(&mut Config)) -> Cluster {
+        let n = logs.len() as u64;
+        let mut c = Cluster::new(n, |_| {});
+        for (i, terms) in logs.iter().enumerate() {
+            let id = NodeId(i as u64 + 1);
+            let mut conf = config(id.0, n);
+            conf.bootstrap_voters.clear();
+            tweak(&mut conf);
+            let stored = Stored {
+                hard_state: HardState { term: Term(term), vote: None, commit: Index(0) },
+                snapshot: Some(SnapshotMeta {
+                    last: raft_sansio_proto::EntryId::ZERO,
+                    conf_state: raft_sansio_proto::ConfState::with_voters((1..=n).map(NodeId)),
+                }),
+                entries: terms
+                    .iter()
+                    .enumerate()
+                    .map(|(j, &t)| Entry::normal(Term(t), Index(j as u64 + 1), Bytes::from(format!("{}.{}", t, j + 1))))
+                    .collect(),
+            };
+            let node = Node::new(conf.clone(), stored.restored(Index(0))).expect("valid log");
+            let host = c.hosts.get_mut(&id).expect("host");
+            host.config = conf;
+            host.node = Some(node);
+            host.stored = stored;
+        }
+        c
     }
 
     pub(crate) fn ids(&self) -> Vec<NodeId> {
@@ -273,6 +310,13 @@ impl Cluster {
         }
         if self.record_trace {
             self.trace.push(render_message(&m));
+        }
+        *self.delivered.entry(m.body.name()).or_default() += 1;
+        if matches!(
+            m.body,
+            raft_sansio_proto::MessageBody::AppendEntriesResponse(crate::proto::AppendEntriesResponse::Reject { .. })
+        ) {
+            self.rejections += 1;
         }
         let to = m.to;
         self.step(to, Input::Receive(m));

@@ -2,5 +2,9 @@
 
 mod datadriven;
 pub(crate) mod harness;
+mod paper;
+mod persistence;
 mod properties;
+mod remote;
+mod restore;
 mod scenarios;
