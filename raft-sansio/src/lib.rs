@@ -1,13 +1,109 @@
 //! A deterministic, sans-IO Raft consensus core.
 //!
-//! A [`Node`] is a pure state machine: the host steps [`Input`]s into it
+//! A [`Node`] is a pure state machine. The host steps [`Input`]s into it
 //! ([`Node::step`], or the allocation-free [`Node::step_into`]) and carries
 //! out the [`Output`]s it returns. The core has no threads, no clocks, no
-//! sockets, no files and no OS randomness, so the same inputs give the same
-//! outputs, byte for byte: an event loop, a test, a deterministic simulator
-//! and a fuzzer all drive the same code.
+//! sockets, no files and no OS randomness: the same configuration (seed
+//! included) and the same inputs give the same outputs, byte for byte. An
+//! event loop, a test, a deterministic simulator and a fuzzer all drive the
+//! same code.
 //!
-//! (Crate documentation grows with the core: see the `Node` docs.)
+//! ```text
+//!            Tick, Receive(Message), Propose, Persisted, Applied, ...
+//!   host  ---------------------------------------------------------->  Node
+//!   (disk,                                                             (pure,
+//!    network, <----------------------------------------------------    no I/O)
+//!    state machine)   Persist, Send, Apply, Proposed, Rejected, Event
+//! ```
+//!
+//! # The host's duties
+//!
+//! - It MUST make every [`Output::Persist`] durable in emission order (it
+//!   may coalesce consecutive ones into one write and one fsync, never
+//!   reorder them), and then step [`Input::Persisted`] with the highest seq
+//!   that is durable. Within one Persist: snapshot, then truncate and
+//!   append, then the hard state (or all of it atomically).
+//! - It MAY carry out [`Output::Send`] at once, before or after persisting:
+//!   the core never emits a message that promises something not yet durable
+//!   (a vote grant, an append ack); those wait inside the core for
+//!   `Persisted` (Raft thesis §3.8).
+//! - It MUST apply [`Output::Apply`] entries in order. Each committed entry
+//!   is emitted exactly once per incarnation (edge-triggered), after
+//!   `RestoredState::applied`. It SHOULD report progress with
+//!   [`Input::Applied`] and may then [`Input::Compact`] the log.
+//! - It steps [`Input::Tick`] once per tick period on every node (the same
+//!   period everywhere); every timeout is counted in ticks.
+//! - On restart it hands [`Node::new`] exactly what its store holds
+//!   ([`RestoredState`]). A node whose store is lost never rejoins under its
+//!   old id: it is removed and added back under a new one.
+//!
+//! # A minimal host loop
+//!
+//! Three nodes in one process, with a "disk" that is durable at once:
+//!
+//! ```
+//! use std::collections::VecDeque;
+//! use bytes::Bytes;
+//! use raft_sansio::{Config, Entry, Input, Message, Node, NodeId, Output, RequestId, RestoredState, Role};
+//!
+//! struct Host { node: Node, disk: Vec<raft_sansio::Persist>, applied: Vec<Entry> }
+//!
+//! /// Steps one input and carries out every output it produces.
+//! fn step(host: &mut Host, input: Input, network: &mut VecDeque<Message>) {
+//!     let mut out = Vec::new();
+//!     host.node.step_into(input, &mut out);
+//!     for output in out {
+//!         match output {
+//!             Output::Persist(p) => {
+//!                 // Durable in emission order; then acknowledge.
+//!                 let seq = p.seq;
+//!                 host.disk.push(p);
+//!                 step(host, Input::Persisted { up_to_seq: seq }, network);
+//!             }
+//!             Output::Send { message, .. } => network.push_back(message),
+//!             Output::Apply { entries } => host.applied.extend(entries),
+//!             _ => {} // Proposed, Rejected, events
+//!         }
+//!     }
+//! }
+//!
+//! let ids = [NodeId(1), NodeId(2), NodeId(3)];
+//! let mut hosts: Vec<Host> = ids
+//!     .iter()
+//!     .map(|&id| {
+//!         let mut config = Config::new(id, 7 + id.0);
+//!         config.bootstrap_voters = ids.to_vec();
+//!         let node = Node::new(config, RestoredState::default()).expect("valid");
+//!         Host { node, disk: Vec::new(), applied: Vec::new() }
+//!     })
+//!     .collect();
+//! let mut network = VecDeque::new();
+//! let deliver = |hosts: &mut Vec<Host>, network: &mut VecDeque<Message>| {
+//!     while let Some(m) = network.pop_front() {
+//!         let to = m.to.0 as usize - 1;
+//!         step(&mut hosts[to], Input::Receive(m), network);
+//!     }
+//! };
+//!
+//! step(&mut hosts[0], Input::Campaign, &mut network);
+//! deliver(&mut hosts, &mut network);
+//! assert_eq!(hosts[0].node.role(), Role::Leader);
+//!
+//! let command = Bytes::from_static(b"set x = 1");
+//! step(&mut hosts[0], Input::Propose { id: RequestId(1), command: command.clone() }, &mut network);
+//! deliver(&mut hosts, &mut network);
+//! for host in &hosts {
+//!     assert_eq!(host.applied.last().map(|e| &e.payload), Some(&command));
+//! }
+//! ```
+//!
+//! # Where things are
+//!
+//! - [`Node`]: the state machine; [`Config`]; [`RestoredState`].
+//! - [`Input`], [`Output`], [`Persist`], [`Event`] and their reasons.
+//! - [`rng`]: the seeded xoshiro256++ generator the core and the simulator
+//!   share.
+//! - [`proto`]: the wire types and codec (`raft-sansio-proto`).
 
 #![no_std]
 #![forbid(unsafe_code)]
@@ -22,6 +118,8 @@ mod dispatch;
 mod election;
 mod entries;
 mod event;
+#[cfg(any(test, all(fuzzing, feature = "arbitrary")))]
+pub mod fuzzing;
 mod input;
 mod invariants;
 mod log;
