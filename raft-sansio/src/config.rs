@@ -72,6 +72,61 @@ pub struct Config {
     /// The voters of a brand-new cluster, used only when the store is empty
     /// (then the node persists them as the configuration at index 0).
     pub bootstrap_voters: Vec<NodeId>,
+    /// How linearizable reads are confirmed: by a heartbeat round
+    /// ([`ReadMode::Index`], the default) or by a leader lease.
+    pub read_mode: ReadMode,
+    /// At most this many reads may wait at once (on the leader, local and
+    /// forwarded together; on a follower, its forwarded ones). More are
+    /// rejected as overloaded.
+    pub max_pending_reads: usize,
+}
+
+/// How a leader confirms a linearizable read (Raft thesis §6.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReadMode {
+    /// Read index: the leader records its commit index, confirms it still
+    /// leads with a heartbeat round answered by a quorum, and answers.
+    Index,
+    /// Leader lease: while the lease holds, the leader answers at once with
+    /// its commit index. The lease starts at the tick the leader sent the
+    /// heartbeat round whose acknowledgements formed a quorum (never when
+    /// they arrived) and lasts `lease_ticks` of the leader's ticks. It is
+    /// safe because a follower that heard from the leader neither votes nor
+    /// campaigns for `election_timeout_ticks_min` of its own ticks (leader
+    /// stickiness, which needs check-quorum); clocks may run at different
+    /// rates, so with every rate within `clock_drift_bound_ppm` (parts per
+    /// million) of nominal the lease must satisfy
+    ///
+    /// ```text
+    /// lease_ticks <= floor((election_timeout_ticks_min - 1) * (1 - rho) / (1 + rho)) - 1
+    /// ```
+    ///
+    /// with `rho = clock_drift_bound_ppm / 1_000_000`: the follower's window
+    /// of `min - 1` whole ticks (it may be one tick into its count when the
+    /// round arrives) measured on a clock up to `1 - rho` slow, against the
+    /// leader's ticks up to `1 + rho` fast, less one tick for the tick in
+    /// progress when the leader sent the round. A config that breaks this
+    /// is a config error. If the drift bound is exceeded in reality, lease
+    /// reads may be stale (the simulator's `--clock-drift` shows it).
+    Lease {
+        /// The lease length in ticks.
+        lease_ticks: u32,
+        /// The bound on clock drift the formula assumes, in parts per
+        /// million.
+        clock_drift_bound_ppm: u32,
+    },
+}
+
+impl ReadMode {
+    /// The longest lease the formula allows for this election timeout and
+    /// drift bound (0 when none is safe).
+    pub fn max_lease_ticks(election_timeout_ticks_min: u32, clock_drift_bound_ppm: u32) -> u32 {
+        let rho = u64::from(clock_drift_bound_ppm.min(999_999));
+        let window = u64::from(election_timeout_ticks_min.saturating_sub(1));
+        let scaled = window * (1_000_000 - rho) / (1_000_000 + rho);
+        scaled.saturating_sub(1) as u32
+    }
 }
 
 impl Config {
@@ -99,6 +154,8 @@ impl Config {
             forward_proposals: false,
             emit_events: true,
             bootstrap_voters: Vec::new(),
+            read_mode: ReadMode::Index,
+            max_pending_reads: 10_000,
         }
     }
 
@@ -139,6 +196,18 @@ impl Config {
         ] {
             if value == 0 {
                 return Err(ConfigError::Zero { field });
+            }
+        }
+        if self.max_pending_reads == 0 {
+            return Err(ConfigError::Zero { field: "max_pending_reads" });
+        }
+        if let ReadMode::Lease { lease_ticks, clock_drift_bound_ppm } = self.read_mode {
+            if !self.check_quorum {
+                return Err(ConfigError::LeaseRequiresCheckQuorum);
+            }
+            let max = ReadMode::max_lease_ticks(self.election_timeout_ticks_min, clock_drift_bound_ppm);
+            if lease_ticks == 0 || lease_ticks > max {
+                return Err(ConfigError::LeaseTooLong { lease_ticks, max });
             }
         }
         let mut voters = self.bootstrap_voters.clone();
@@ -193,6 +262,16 @@ pub enum ConfigError {
     },
     /// The bootstrap voter set holds 0 or a duplicate.
     InvalidBootstrapVoters,
+    /// Lease reads rely on leader stickiness, which comes with check-quorum.
+    LeaseRequiresCheckQuorum,
+    /// The lease is 0 or longer than the drift formula allows (see
+    /// [`ReadMode::Lease`]).
+    LeaseTooLong {
+        /// The configured lease.
+        lease_ticks: u32,
+        /// The longest safe lease.
+        max: u32,
+    },
 }
 
 impl fmt::Display for ConfigError {
@@ -212,6 +291,10 @@ impl fmt::Display for ConfigError {
                 write!(f, "election timeout range {min}..{max} is empty")
             }
             ConfigError::InvalidBootstrapVoters => write!(f, "bootstrap voters contain 0 or a duplicate"),
+            ConfigError::LeaseRequiresCheckQuorum => write!(f, "lease reads require check_quorum"),
+            ConfigError::LeaseTooLong { lease_ticks, max } => {
+                write!(f, "lease of {lease_ticks} ticks is not in 1..={max} (the drift formula's bound)")
+            }
         }
     }
 }
@@ -222,6 +305,24 @@ impl core::error::Error for ConfigError {}
 mod tests {
     use super::*;
     use alloc::vec;
+
+    #[test]
+    fn lease_length_follows_the_drift_formula() {
+        // (10 - 1) * (1 - 0.01) / (1 + 0.01) = 8.82 -> 8, minus 1 = 7.
+        assert_eq!(ReadMode::max_lease_ticks(10, 10_000), 7);
+        // No drift: 9 - 1 = 8.
+        assert_eq!(ReadMode::max_lease_ticks(10, 0), 8);
+        // (20 - 1) * 0.95 / 1.05 = 17.19 -> 17, minus 1 = 16.
+        assert_eq!(ReadMode::max_lease_ticks(20, 50_000), 16);
+        assert_eq!(ReadMode::max_lease_ticks(2, 0), 0);
+        let mut c = Config::new(NodeId(1), 0);
+        c.read_mode = ReadMode::Lease { lease_ticks: 8, clock_drift_bound_ppm: 10_000 };
+        assert_eq!(c.validate(), Err(ConfigError::LeaseTooLong { lease_ticks: 8, max: 7 }));
+        c.read_mode = ReadMode::Lease { lease_ticks: 7, clock_drift_bound_ppm: 10_000 };
+        assert_eq!(c.validate(), Ok(()));
+        c.check_quorum = false;
+        assert_eq!(c.validate(), Err(ConfigError::LeaseRequiresCheckQuorum));
+    }
 
     #[test]
     fn defaults_are_valid() {

@@ -34,8 +34,18 @@ impl Node {
         }
         // Validate the whole message before taking any action (such as
         // raising our term).
-        if let MessageBody::AppendEntries(ae) = &message.body {
-            crate::replication::check_append_entries(message.term, ae)?;
+        match &message.body {
+            MessageBody::AppendEntries(ae) => crate::replication::check_append_entries(message.term, ae)?,
+            // Leaders and real candidates exist only from term 1 on.
+            MessageBody::Heartbeat(_)
+            | MessageBody::InstallSnapshot(_)
+            | MessageBody::TimeoutNow
+            | MessageBody::RequestVote(_)
+                if message.term == Term::ZERO =>
+            {
+                return Err(DropReason::InvalidTerm)
+            }
+            _ => {}
         }
         Ok(())
     }
@@ -124,6 +134,7 @@ impl Node {
             MessageBody::AppendEntriesResponse(resp) => self.on_append_entries_response(from, resp),
             MessageBody::HeartbeatResponse(resp) => self.on_heartbeat_response(from, resp),
             MessageBody::ForwardProposal(fp) => self.on_forward_proposal(from, fp),
+            MessageBody::ReadIndex(r) => self.on_read_index(from, r),
             // Two leaders in one term cannot happen (Election Safety): the
             // sender is forged or broken.
             MessageBody::AppendEntries(_) | MessageBody::Heartbeat(_) | MessageBody::InstallSnapshot(_) => {
@@ -146,6 +157,8 @@ impl Node {
             MessageBody::AppendEntriesResponse(_) | MessageBody::HeartbeatResponse(_) => {
                 self.drop_message(from, body.name(), DropReason::StaleResponse);
             }
+            MessageBody::ReadIndex(r) => self.on_read_index(from, r),
+            MessageBody::ReadIndexResponse(r) => self.on_read_index_response(from, r),
             _ => self.drop_message(from, body.name(), DropReason::Unsupported),
         }
     }
@@ -171,6 +184,9 @@ impl Node {
         match body {
             MessageBody::AppendEntries(ae) => self.on_append_entries(from, ae),
             MessageBody::Heartbeat(hb) => self.on_heartbeat(from, hb),
+            MessageBody::TimeoutNow => self.on_timeout_now(from),
+            MessageBody::ReadIndex(r) => self.on_read_index(from, r),
+            MessageBody::ReadIndexResponse(r) => self.on_read_index_response(from, r),
             MessageBody::AppendEntriesResponse(_)
             | MessageBody::HeartbeatResponse(_)
             | MessageBody::RequestVoteResponse(_) => self.drop_message(from, body.name(), DropReason::StaleResponse),
@@ -189,12 +205,19 @@ impl Node {
             self.out.open_persist();
         }
         if let RoleState::Leader(_) = self.role {
+            self.fail_leader_reads(leader);
+            self.end_transfer_on_step_down();
             self.out.event(Event::LostLeadership { term: led });
             // A leader stepping down has no leader to be sticky to.
             self.leader_contact_ticks = u32::MAX;
         }
+        let leader_changed = self.leader != leader || term != led;
         self.role = RoleState::Follower;
         self.leader = leader;
+        if leader_changed {
+            // Reads forwarded to the old leader will not be answered by it.
+            self.fail_forwarded_reads();
+        }
         if leader.is_some() {
             self.leader_contact_ticks = 0;
         }

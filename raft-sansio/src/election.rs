@@ -29,6 +29,8 @@ impl Node {
     }
 
     fn become_pre_candidate(&mut self) {
+        self.leader = None;
+        self.fail_forwarded_reads();
         let mut votes = Votes::new();
         // A pre-vote changes no durable state, so our own counts at once.
         votes.push((self.config.id, true));
@@ -43,6 +45,8 @@ impl Node {
     }
 
     pub(crate) fn become_candidate(&mut self, transfer: bool) {
+        self.leader = None;
+        self.fail_forwarded_reads();
         let from = self.term;
         self.term = self.term.next();
         self.vote = Some(self.config.id);
@@ -200,11 +204,15 @@ impl Node {
         let next = self.log.last_index().next();
         let progress =
             self.membership.members().iter().filter(|&&id| id != me).map(|&id| (id, Progress::new(next))).collect();
+        self.fail_forwarded_reads();
         self.role = RoleState::Leader(LeaderState {
             progress,
             uncommitted_size: 0,
-            heartbeat_round: 0,
             commit_at_start: self.log.committed(),
+            noop_index: next,
+            reads: crate::read::ReadQueue::default(),
+            transfer: None,
+            timeout_now_sent: false,
         });
         self.leader = Some(me);
         self.leader_contact_ticks = 0;

@@ -94,6 +94,21 @@ pub enum Event {
         /// The first index it needs.
         next: Index,
     },
+    /// A leadership transfer started.
+    TransferStarted {
+        /// The target.
+        to: NodeId,
+    },
+    /// The target is up to date: told it to campaign now.
+    TimeoutNowSent {
+        /// The target.
+        to: NodeId,
+    },
+    /// A leadership transfer ended without the target taking over.
+    TransferAborted {
+        /// The target.
+        to: NodeId,
+    },
     /// The host misused the API; the input was ignored.
     InputIgnored {
         /// What was wrong.
@@ -137,6 +152,9 @@ pub enum CampaignSkipReason {
     NotAVoter,
     /// This node already leads.
     AlreadyLeader,
+    /// Lease read mode: a leader was heard from within the minimum
+    /// election timeout and may still hold a lease.
+    LeaderLease,
 }
 
 /// Why a message was dropped.
@@ -165,9 +183,12 @@ pub enum DropReason {
     /// An index the sender cannot know or we never sent (an ack beyond what
     /// was sent, a commit or match beyond a log).
     ImpossibleIndex,
-    /// Entries that are not consecutive after `prev`, or whose terms
-    /// decrease or exceed the message's term.
+    /// Entries that are not consecutive after `prev`, whose terms decrease,
+    /// are 0 or exceed the message's term, or a configuration entry that
+    /// does not hold a valid configuration.
     MalformedEntries,
+    /// A term no such message can carry (term 0 for a leader or candidate).
+    InvalidTerm,
     /// The append conflicts with an entry at or below our commit index:
     /// accepting it would truncate committed entries.
     ConflictBelowCommit,

@@ -39,8 +39,31 @@ pub enum Input {
         /// The commands, in order (at least one).
         commands: Vec<Bytes>,
     },
+    /// A linearizable read barrier (Raft thesis §6.4): answered by
+    /// `ReadReady { id, index }` once it is safe to read the state machine
+    /// after applying up to `index`, or by `Rejected`. On a follower it is
+    /// forwarded to the leader as a read-index request.
+    Read {
+        /// The host's id for the read.
+        id: RequestId,
+        /// Whether a leader that has not yet committed an entry of its term
+        /// may queue the read until it has (`true`), or must reject it with
+        /// `TermNotCommitted` (`false`).
+        wait: bool,
+    },
+    /// Hand leadership to `to` (thesis §3.10): the leader stops accepting
+    /// proposals, brings `to` up to date and tells it to campaign at once.
+    /// The transfer aborts after an election timeout.
+    TransferLeadership {
+        /// The host's id for the request (used if it is rejected).
+        id: RequestId,
+        /// The target: a voter other than this node.
+        to: NodeId,
+    },
     /// Start an election now (pre-vote first when enabled), whatever the
-    /// election timer says.
+    /// election timer says. In lease read mode, refused while this node heard
+    /// from a leader within the minimum election timeout (that leader may
+    /// hold a lease).
     Campaign,
     /// Every `Persist` with `seq <= up_to_seq` is durable. Cumulative: a
     /// `Persisted` for an older seq than one already reported is a no-op.

@@ -129,23 +129,25 @@ mod outbox;
 mod output;
 mod progress;
 mod quorum;
+mod read;
 mod replication;
 mod restore;
 pub mod rng;
 #[cfg(test)]
 mod tests;
 mod timer;
+mod transfer;
 
 pub use raft_sansio_proto as proto;
 pub use raft_sansio_proto::{
     ConfState, Entry, EntryId, EntryKind, HardState, Index, Message, MessageBody, NodeId, SnapshotMeta, Term,
 };
 
-pub use config::{Config, ConfigError, MAX_INFLIGHT_MSGS_LIMIT};
+pub use config::{Config, ConfigError, ReadMode, MAX_INFLIGHT_MSGS_LIMIT};
 pub use entries::Entries;
 pub use event::{CampaignSkipReason, DropReason, Event, MisuseReason, StepDownReason, VoteRefusal};
 pub use input::{Input, RequestId};
 pub use invariants::InvariantViolation;
 pub use node::{Error, Node, PeerProgress, ReplicationState, Role};
-pub use output::{Output, Persist, RejectReason};
+pub use output::{Output, Persist, RejectReason, TransferRefusal};
 pub use restore::{RestoreError, RestoreRepair, RestoredState};

@@ -83,11 +83,17 @@ pub(crate) struct LeaderState {
     pub(crate) progress: Vec<(NodeId, Progress)>,
     /// Payload bytes of this term's entries above the commit index.
     pub(crate) uncommitted_size: u64,
-    /// Increments with every heartbeat broadcast.
-    pub(crate) heartbeat_round: u64,
     /// The commit index when this node became leader: every commit above it
     /// was made by counting in this term.
     pub(crate) commit_at_start: Index,
+    /// The index of this term's no-op: once committed, the term is.
+    pub(crate) noop_index: Index,
+    /// Reads waiting for the term's commit, a round, or a quorum.
+    pub(crate) reads: crate::read::ReadQueue,
+    /// A leadership transfer in progress.
+    pub(crate) transfer: Option<crate::transfer::Transfer>,
+    /// `TimeoutNow` went out in this term: no more lease reads.
+    pub(crate) timeout_now_sent: bool,
 }
 
 impl LeaderState {
@@ -181,6 +187,14 @@ pub struct Node {
     /// Set if a leader ever truncated its own log (Leader Append-Only).
     pub(crate) leader_truncated: bool,
     pub(crate) repairs: Vec<RestoreRepair>,
+    /// Ticks stepped in this incarnation.
+    pub(crate) ticks: u64,
+    /// The last heartbeat round sent (monotonic for the incarnation).
+    pub(crate) read_round: u64,
+    /// Reads this node forwarded to a leader, by context.
+    pub(crate) forwarded_reads: alloc::collections::BTreeMap<u64, crate::read::ForwardedRead>,
+    /// The last context used for a forwarded read.
+    pub(crate) next_read_context: u64,
 }
 
 impl fmt::Debug for Node {
@@ -225,7 +239,10 @@ impl Node {
             .range(u64::from(config.election_timeout_ticks_min), u64::from(config.election_timeout_ticks_max))
             as u32;
         let log = RaftLog::restored(restored.snapshot, restored.entries, hard_state.commit, restored.applied);
-        let mut out = Outbox::new(config.emit_events, hard_state);
+        // The outbox starts from the hard state as stored, so that the first
+        // Persist writes any repair restore made (a raised term, a clamped
+        // commit) before promises go out in it.
+        let mut out = Outbox::new(config.emit_events, restored.stored_hard_state);
         let conf = match restored.conf {
             Some(conf) => conf,
             None if restored.empty_store && !config.bootstrap_voters.is_empty() => {
@@ -258,6 +275,10 @@ impl Node {
             shadow: Shadow::default(),
             leader_truncated: false,
             repairs: restored.repairs,
+            ticks: 0,
+            read_round: 0,
+            forwarded_reads: alloc::collections::BTreeMap::new(),
+            next_read_context: 0,
         };
         node.shadow = node.capture_shadow();
         Ok(node)
@@ -282,12 +303,15 @@ impl Node {
             Input::Receive(message) => self.on_message(message),
             Input::Propose { id, command } => self.on_propose(id, command),
             Input::ProposeBatch { id, commands } => self.on_propose_batch(id, commands),
+            Input::Read { id, wait } => self.on_read(id, wait),
+            Input::TransferLeadership { id, to } => self.on_transfer_leadership(id, to),
             Input::Campaign => self.on_campaign_input(),
             Input::Persisted { up_to_seq } => self.on_persisted(up_to_seq),
             Input::Applied { index } => self.on_applied(index),
             Input::Compact { index } => self.on_compact(index),
             Input::ReportUnreachable { peer } => self.on_unreachable(peer),
         }
+        self.release_forwarded_reads();
         self.emit_applies();
         self.out.flush(self.hard_state(), self.log.last_index());
         debug_assert_eq!(self.check_invariants(), Ok(()), "{self:?}");
@@ -449,6 +473,7 @@ impl Node {
     }
 
     fn on_tick(&mut self) {
+        self.ticks += 1;
         self.leader_contact_ticks = self.leader_contact_ticks.saturating_add(1);
         if matches!(self.role, RoleState::Leader(_)) {
             self.leader_contact_ticks = 0;
@@ -464,6 +489,15 @@ impl Node {
     }
 
     fn on_campaign_input(&mut self) {
+        // In lease mode a leader heard from recently may hold a lease that
+        // a campaign here could break.
+        if matches!(self.config.read_mode, crate::config::ReadMode::Lease { .. })
+            && self.leader_contact_ticks < self.config.election_timeout_ticks_min
+            && !matches!(self.role, RoleState::Leader(_))
+        {
+            self.out.event(Event::CampaignSkipped { reason: crate::event::CampaignSkipReason::LeaderLease });
+            return;
+        }
         self.campaign(self.config.pre_vote, false);
     }
 

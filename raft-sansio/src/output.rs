@@ -54,6 +54,14 @@ pub enum Output {
         /// The leader it went to.
         leader: NodeId,
     },
+    /// The read `id` may be served from the state machine once it has
+    /// applied every entry up to `index`.
+    ReadReady {
+        /// The read's id.
+        id: RequestId,
+        /// The read index.
+        index: Index,
+    },
     /// A request was refused before it took any effect.
     Rejected {
         /// The request's id.
@@ -106,4 +114,35 @@ pub enum RejectReason {
     TransferInProgress,
     /// A `ProposeBatch` without commands.
     EmptyBatch,
+    /// A read on a leader that has not yet committed an entry of its term,
+    /// where the host asked not to wait.
+    TermNotCommitted,
+    /// Too many reads are pending.
+    TooManyReads,
+    /// A forwarded read got no answer from the leader in time.
+    ReadTimedOut,
+    /// A transfer target that cannot lead.
+    InvalidTransferTarget {
+        /// Why.
+        reason: TransferRefusal,
+    },
+    /// The transfer did not complete within an election timeout (or the
+    /// leader stepped down first); the leader resumed normal service.
+    TransferAborted,
+    /// The log's index space is exhausted (within 2^32 of `u64::MAX`).
+    LogFull,
+}
+
+/// Why a transfer target was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransferRefusal {
+    /// The target is this node.
+    IsSelf,
+    /// The target is not a member.
+    UnknownNode,
+    /// The target is a learner.
+    Learner,
+    /// The target is a witness (it never keeps leadership).
+    Witness,
 }

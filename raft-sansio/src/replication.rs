@@ -24,6 +24,7 @@ struct AppendContext {
     term: Term,
     commit: Index,
     lowest_data_match: Index,
+    tick: u64,
 }
 
 /// The outcome of trying to send one append.
@@ -76,7 +77,7 @@ fn send_append(
     pr.commit_sent = pr.commit_sent.max(commit_told);
     // Pair assertion with the follower's gate: entries continue `prev`.
     debug_assert!(entries.first().is_none_or(|e| e.index == prev_index.next()));
-    pr.on_sent(last, count, bytes);
+    pr.on_sent(last, count, bytes, ctx.tick);
     let body = MessageBody::AppendEntries(AppendEntries {
         prev: EntryId { term: prev_term, index: prev_index },
         entries,
@@ -118,13 +119,31 @@ fn send_appends(
 /// continue `prev` with consecutive indexes and non-decreasing terms no later
 /// than the message's term.
 pub(crate) fn check_append_entries(term: Term, ae: &AppendEntries) -> Result<(), DropReason> {
-    if ae.prev.term > term {
+    // No leader exists in term 0 and no entry is ever written in it; only
+    // the empty prefix has term 0.
+    if term == Term::ZERO {
+        return Err(DropReason::InvalidTerm);
+    }
+    if ae.prev.term > term || (ae.prev.term == Term::ZERO) != (ae.prev.index == Index::ZERO) {
         return Err(DropReason::MalformedEntries);
     }
     let mut expected = ae.prev;
     for e in &ae.entries {
-        if Some(e.index) != expected.index.0.checked_add(1).map(Index) || e.term < expected.term || e.term > term {
+        if Some(e.index) != expected.index.0.checked_add(1).map(Index)
+            || e.index == Index(u64::MAX)
+            || e.term == Term::ZERO
+            || e.term < expected.term
+            || e.term > term
+        {
             return Err(DropReason::MalformedEntries);
+        }
+        // A configuration entry must hold a valid configuration, or the
+        // node could not restart from what it persisted.
+        if e.kind == raft_sansio_proto::EntryKind::ConfChange && !e.payload_elided {
+            match raft_sansio_proto::codec::decode_conf_state(&e.payload) {
+                Ok(conf) if conf.validate().is_ok() => {}
+                _ => return Err(DropReason::MalformedEntries),
+            }
         }
         expected = e.id();
     }
@@ -140,6 +159,7 @@ impl Node {
             term: self.term,
             commit: self.log.committed(),
             lowest_data_match: lowest_data_match_of(&self.membership, &self.log, ls, self.config.id),
+            tick: self.ticks,
         };
         for (id, pr) in ls.progress.iter_mut() {
             send_appends(&self.config, &self.log, &mut self.out, ctx, *id, pr, allow_empty);
@@ -154,6 +174,7 @@ impl Node {
             term: self.term,
             commit: self.log.committed(),
             lowest_data_match: lowest,
+            tick: self.ticks,
         };
         if let Some(pr) = ls.progress_mut(to) {
             send_appends(&self.config, &self.log, &mut self.out, ctx, to, pr, allow_empty);
@@ -161,6 +182,7 @@ impl Node {
     }
 
     pub(crate) fn tick_leader(&mut self) {
+        self.tick_transfer();
         self.heartbeat.tick();
         if self.heartbeat.fired() {
             self.heartbeat.reset(self.config.heartbeat_interval_ticks);
@@ -190,14 +212,17 @@ impl Node {
         self.membership.is_quorum(|id| id == me || ls.progress(id).is_some_and(|p| p.recent_active))
     }
 
-    fn broadcast_heartbeat(&mut self) {
+    /// Sends a heartbeat round to every follower. Every round is a read
+    /// round too: it carries the reads admitted before it.
+    pub(crate) fn broadcast_heartbeat(&mut self) {
         let me = self.config.id;
         let term = self.term;
         let commit = self.log.committed();
         let RoleState::Leader(ls) = &mut self.role else { return };
         let lowest_data_match = lowest_data_match_of(&self.membership, &self.log, ls, me);
-        ls.heartbeat_round += 1;
-        let read_round = ls.heartbeat_round;
+        self.read_round += 1;
+        let read_round = self.read_round;
+        ls.reads.on_round_sent(read_round, self.ticks);
         for (id, pr) in ls.progress.iter_mut() {
             // Never tell a follower a commit index beyond what it is known
             // to hold: it would commit entries it has not verified.
@@ -218,6 +243,14 @@ impl Node {
         let RoleState::Leader(ls) = &mut self.role else {
             return Err(RejectReason::NotLeader { leader_hint: self.leader });
         };
+        if ls.transfer.is_some() {
+            return Err(RejectReason::TransferInProgress);
+        }
+        // Index u64::MAX is never written (restore refuses it): a log that
+        // long is full.
+        if self.log.last_index().0 >= u64::MAX - (1 << 32) {
+            return Err(RejectReason::LogFull);
+        }
         // Back-pressure on uncommitted bytes. One proposal always fits when
         // nothing is uncommitted, so a single large command cannot wedge.
         if ls.uncommitted_size > 0 && ls.uncommitted_size.saturating_add(bytes) > self.config.max_uncommitted_size {
@@ -277,11 +310,18 @@ impl Node {
         self.log.commit_to(index)
     }
 
-    /// Tells followers about a new commit index at once (when configured).
+    /// Tells followers about a new commit index at once (when configured),
+    /// and admits reads that waited for the term's first commit.
     pub(crate) fn on_commit_advanced(&mut self) {
         if self.config.broadcast_commit {
             self.broadcast_append(true);
         }
+        self.on_leader_commit();
+    }
+
+    /// Sends the target of a transfer whatever brings it up to date.
+    pub(crate) fn send_appends_to_peer(&mut self, to: NodeId) {
+        self.send_appends_to(to, true);
     }
 
     pub(crate) fn on_append_entries_response(&mut self, from: NodeId, resp: AppendEntriesResponse) {
@@ -307,6 +347,8 @@ impl Node {
                 if was_probe && pr.match_index == match_index {
                     pr.become_replicate();
                 }
+                let first_index = self.log.first_index();
+                pr.maybe_leave_snapshot(first_index);
                 let committed = moved && self.maybe_commit();
                 if committed {
                     self.on_commit_advanced();
@@ -315,6 +357,7 @@ impl Node {
                 // broadcast: an empty append tells it the commit index if it
                 // does not know it yet.
                 self.send_appends_to(from, was_paused);
+                self.maybe_send_timeout_now();
             }
             AppendEntriesResponse::Reject { rejected_prev, conflict, last_index: follower_last } => {
                 if rejected_prev > pr.sent_up_to {
@@ -329,7 +372,17 @@ impl Node {
                     follower_last.next()
                 } else {
                     let ours = self.log.last_index_with_term_at_most(conflict.term, rejected_prev);
-                    ours.next().min(conflict.index.max(Index(1)))
+                    if self.log.term_at(ours) == Some(conflict.term) {
+                        // We hold entries of the conflicting term: the
+                        // follower's entries of that term up to `ours` match
+                        // ours (it holds that term from `conflict.index` to
+                        // `rejected_prev`), so probe right after them.
+                        ours.next()
+                    } else {
+                        // We never had that term: everything of it on the
+                        // follower goes, from its first index.
+                        ours.next().min(conflict.index.max(Index(1)))
+                    }
                 };
                 if pr.on_reject(rejected_prev, hint_next) {
                     self.send_appends_to(from, true);
@@ -340,16 +393,25 @@ impl Node {
         }
     }
 
-    pub(crate) fn on_heartbeat_response(&mut self, from: NodeId, _resp: HeartbeatResponse) {
+    pub(crate) fn on_heartbeat_response(&mut self, from: NodeId, resp: HeartbeatResponse) {
+        let round = self.read_round;
         let RoleState::Leader(ls) = &mut self.role else { return };
         let Some(pr) = ls.progress_mut(from) else {
             self.drop_message(from, "HeartbeatResponse", DropReason::UnexpectedInRole);
             return;
         };
+        // An ack of a round never sent is forged: it must not confirm reads.
+        if resp.read_round > round {
+            self.drop_message(from, "HeartbeatResponse", DropReason::ImpossibleIndex);
+            return;
+        }
         pr.recent_active = true;
-        if pr.on_heartbeat_response() {
+        pr.acked_round = pr.acked_round.max(resp.read_round);
+        let stall_ticks = u64::from(self.config.election_timeout_ticks_min / 2).max(2);
+        if pr.on_heartbeat_response(self.ticks, stall_ticks) {
             self.send_appends_to(from, true);
         }
+        self.confirm_reads();
     }
 
     // ---- follower side ----

@@ -62,6 +62,9 @@ pub enum RestoreError {
     InvalidSnapshot,
     /// The hard state names node 0 as its vote.
     InvalidVote,
+    /// An entry or the snapshot sits at index `u64::MAX`: the log could
+    /// never grow past it.
+    IndexOverflow,
     /// The host's applied index is beyond everything stored: the state
     /// machine is ahead of the log it came from.
     AppliedBeyondLog {
@@ -82,6 +85,7 @@ impl fmt::Display for RestoreError {
             RestoreError::InvalidConfEntry { at } => write!(f, "configuration entry {at} is invalid"),
             RestoreError::InvalidSnapshot => write!(f, "snapshot with a last index but term 0"),
             RestoreError::InvalidVote => write!(f, "hard state votes for node 0"),
+            RestoreError::IndexOverflow => write!(f, "an index at u64::MAX"),
             RestoreError::AppliedBeyondLog { applied, last } => {
                 write!(f, "applied index {applied} is beyond the last stored index {last}")
             }
@@ -128,7 +132,10 @@ pub enum RestoreRepair {
 
 /// The validated, repaired state the node starts from.
 pub(crate) struct Restored {
+    /// The hard state after repairs.
     pub(crate) hard_state: HardState,
+    /// The hard state as stored: the first Persist writes the repairs.
+    pub(crate) stored_hard_state: HardState,
     pub(crate) snapshot: EntryId,
     pub(crate) snapshot_conf: Option<ConfState>,
     pub(crate) entries: VecDeque<Entry>,
@@ -143,6 +150,7 @@ pub(crate) struct Restored {
 
 pub(crate) fn restore(state: RestoredState) -> Result<Restored, RestoreError> {
     let RestoredState { mut hard_state, snapshot, entries, applied } = state;
+    let stored_hard_state = hard_state;
     let empty_store =
         hard_state == HardState::default() && snapshot.is_none() && entries.is_empty() && applied == Index::ZERO;
     let mut repairs = Vec::new();
@@ -155,6 +163,9 @@ pub(crate) fn restore(state: RestoredState) -> Result<Restored, RestoreError> {
             if meta.last.index > Index::ZERO && meta.last.term == Term::ZERO {
                 return Err(RestoreError::InvalidSnapshot);
             }
+            if meta.last.index == Index(u64::MAX) {
+                return Err(RestoreError::IndexOverflow);
+            }
             meta.conf_state.validate().map_err(|rule| RestoreError::InvalidConfState { rule })?;
             (meta.last, Some(meta.conf_state))
         }
@@ -166,9 +177,12 @@ pub(crate) fn restore(state: RestoredState) -> Result<Restored, RestoreError> {
         if e.term == Term::ZERO {
             return Err(RestoreError::EntryTermZero { at: e.index });
         }
+        if e.index == Index(u64::MAX) {
+            return Err(RestoreError::IndexOverflow);
+        }
         if i > 0 {
             let prev = &entries[i - 1];
-            if e.index != prev.index.next() {
+            if prev.index.0.checked_add(1) != Some(e.index.0) {
                 return Err(RestoreError::Gap { after: prev.index, found: e.index });
             }
             if e.term < prev.term {
@@ -238,5 +252,15 @@ pub(crate) fn restore(state: RestoredState) -> Result<Restored, RestoreError> {
         conf = Some(c);
     }
 
-    Ok(Restored { hard_state, snapshot: snap, snapshot_conf, entries: kept, applied, conf, empty_store, repairs })
+    Ok(Restored {
+        hard_state,
+        stored_hard_state,
+        snapshot: snap,
+        snapshot_conf,
+        entries: kept,
+        applied,
+        conf,
+        empty_store,
+        repairs,
+    })
 }

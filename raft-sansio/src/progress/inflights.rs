@@ -10,9 +10,9 @@ use raft_sansio_proto::Index;
 /// and a busy one stops allocating once warm.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Inflights {
-    /// (last index of the append, payload bytes), in send order.
-    /// Invariant: last indexes strictly increase.
-    queue: VecDeque<(Index, u64)>,
+    /// (last index of the append, payload bytes, tick sent), in send
+    /// order. Invariant: last indexes strictly increase.
+    queue: VecDeque<(Index, u64, u64)>,
     /// Invariant: the sum of the queue's bytes.
     bytes: u64,
 }
@@ -20,17 +20,22 @@ pub(crate) struct Inflights {
 impl Inflights {
     /// Records an append whose last entry is `last`.
     #[inline]
-    pub(crate) fn add(&mut self, last: Index, bytes: u64) {
-        debug_assert!(self.queue.back().is_none_or(|&(prev, _)| prev < last), "in-flight appends out of order");
-        self.queue.push_back((last, bytes));
+    pub(crate) fn add(&mut self, last: Index, bytes: u64, tick: u64) {
+        debug_assert!(self.queue.back().is_none_or(|&(prev, _, _)| prev < last), "in-flight appends out of order");
+        self.queue.push_back((last, bytes, tick));
         self.bytes += bytes;
+    }
+
+    /// The tick at which the oldest append in flight was sent.
+    pub(crate) fn oldest_sent_tick(&self) -> Option<u64> {
+        self.queue.front().map(|&(_, _, tick)| tick)
     }
 
     /// Frees every append whose last index is at or below `index` (an ack
     /// for `index` covers them all).
     #[inline]
     pub(crate) fn free_to(&mut self, index: Index) {
-        while let Some(&(last, bytes)) = self.queue.front() {
+        while let Some(&(last, bytes, _)) = self.queue.front() {
             if last > index {
                 break;
             }
@@ -53,6 +58,7 @@ impl Inflights {
         self.bytes
     }
 
+    #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
         self.queue.is_empty()
     }
@@ -65,9 +71,10 @@ mod tests {
     #[test]
     fn acks_free_everything_they_cover() {
         let mut w = Inflights::default();
-        w.add(Index(5), 10);
-        w.add(Index(8), 20);
-        w.add(Index(9), 30);
+        w.add(Index(5), 10, 0);
+        w.add(Index(8), 20, 1);
+        w.add(Index(9), 30, 1);
+        assert_eq!(w.oldest_sent_tick(), Some(0));
         assert!(w.full(3, u64::MAX));
         assert!(!w.full(4, u64::MAX));
         assert!(w.full(4, 60));

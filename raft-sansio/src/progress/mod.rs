@@ -32,13 +32,6 @@ use raft_sansio_proto::Index;
 
 pub(crate) use inflights::Inflights;
 
-/// How many heartbeat responses may arrive while appends stay in flight and
-/// the match does not move before the leader assumes they were lost and
-/// probes again. Two: one heartbeat round can legitimately overtake an append
-/// sent just before it; a second, sent a full heartbeat interval later,
-/// cannot unless the network reorders, and a spurious probe only resends.
-pub(crate) const STALLED_HEARTBEATS_BEFORE_PROBE: u8 = 2;
-
 /// The replication state of one follower, with the data only that state has.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum ProgressState {
@@ -65,13 +58,12 @@ pub(crate) struct Progress {
     /// beyond it acknowledges something never sent: a forged or corrupted
     /// message, dropped rather than trusted.
     pub(crate) sent_up_to: Index,
-    /// Heartbeat responses seen while appends were in flight and the match
-    /// did not move; see [`STALLED_HEARTBEATS_BEFORE_PROBE`].
-    pub(crate) stalled_heartbeats: u8,
     /// The highest commit index this follower can have learned from what we
     /// sent it, so that an empty append goes out only when it tells the
     /// follower something new.
     pub(crate) commit_sent: Index,
+    /// The highest heartbeat round this follower acknowledged in this term.
+    pub(crate) acked_round: u64,
 }
 
 impl Progress {
@@ -83,8 +75,8 @@ impl Progress {
             state: ProgressState::Probe { paused: false },
             recent_active: false,
             sent_up_to: Index::ZERO,
-            stalled_heartbeats: 0,
             commit_sent: Index::ZERO,
+            acked_round: 0,
         }
     }
 
@@ -106,33 +98,30 @@ impl Progress {
     pub(crate) fn become_probe(&mut self) {
         self.next_index = self.match_index.next();
         self.state = ProgressState::Probe { paused: false };
-        self.stalled_heartbeats = 0;
     }
 
     /// Start streaming after the known match.
     pub(crate) fn become_replicate(&mut self) {
         self.next_index = self.match_index.next();
         self.state = ProgressState::Replicate { inflights: Inflights::default() };
-        self.stalled_heartbeats = 0;
     }
 
     /// Waiting for a snapshot at `pending`.
     pub(crate) fn become_snapshot(&mut self, pending: Index) {
         self.state = ProgressState::Snapshot { pending };
-        self.stalled_heartbeats = 0;
     }
 
     /// An append with entries up to `last` (carrying `bytes` of payload) was
     /// sent; `last` is `next_index - 1` for an empty append.
     #[inline]
-    pub(crate) fn on_sent(&mut self, last: Index, entries: usize, bytes: u64) {
+    pub(crate) fn on_sent(&mut self, last: Index, entries: usize, bytes: u64, tick: u64) {
         if last > self.sent_up_to {
             self.sent_up_to = last;
         }
         match &mut self.state {
             ProgressState::Replicate { inflights } => {
                 if entries > 0 {
-                    inflights.add(last, bytes);
+                    inflights.add(last, bytes, tick);
                     self.next_index = last.next();
                 }
             }
@@ -149,7 +138,6 @@ impl Progress {
         let moved = index > self.match_index;
         if moved {
             self.match_index = index;
-            self.stalled_heartbeats = 0;
         }
         if self.next_index <= index {
             self.next_index = index.next();
@@ -192,28 +180,40 @@ impl Progress {
         }
     }
 
-    /// A heartbeat response arrived. Returns true when the follower should be
-    /// sent an append now (it is probing, or it lost every append in flight).
-    pub(crate) fn on_heartbeat_response(&mut self) -> bool {
+    /// A heartbeat response arrived at tick `now`. Returns true when the
+    /// follower should be sent an append now: it is probing, or an append
+    /// has been in flight for `stall_ticks` while the follower answers
+    /// heartbeats, so every append in flight was most likely lost (a
+    /// spurious probe only resends). `stall_ticks` is half the minimum
+    /// election timeout: long enough that a slow fsync on the follower is
+    /// not taken for a loss, short enough to recover well before anyone's
+    /// election timeout.
+    pub(crate) fn on_heartbeat_response(&mut self, now: u64, stall_ticks: u64) -> bool {
         match &mut self.state {
             ProgressState::Probe { paused } => {
                 *paused = false;
                 true
             }
             ProgressState::Replicate { inflights } => {
-                if inflights.is_empty() {
-                    self.stalled_heartbeats = 0;
-                    return false;
-                }
-                self.stalled_heartbeats = self.stalled_heartbeats.saturating_add(1);
-                if self.stalled_heartbeats >= STALLED_HEARTBEATS_BEFORE_PROBE {
+                let stalled = inflights.oldest_sent_tick().is_some_and(|sent| now.saturating_sub(sent) >= stall_ticks);
+                if stalled {
                     self.become_probe();
-                    return true;
                 }
-                false
+                stalled
             }
             ProgressState::Snapshot { .. } => false,
         }
+    }
+
+    /// Leaves Snapshot state once the follower's match reaches entries the
+    /// leader still holds (`first_index` and on): it can catch up from the
+    /// log after all (etcd does the same).
+    pub(crate) fn maybe_leave_snapshot(&mut self, first_index: Index) -> bool {
+        if matches!(self.state, ProgressState::Snapshot { .. }) && self.match_index.next() >= first_index {
+            self.become_probe();
+            return true;
+        }
+        false
     }
 
     /// Messages and bytes in flight (0 outside Replicate).
@@ -233,14 +233,14 @@ mod tests {
     fn probe_pauses_until_answered_then_replicates() {
         let mut pr = Progress::new(Index(11));
         assert!(!pr.is_paused(4, u64::MAX));
-        pr.on_sent(Index(10), 0, 0);
+        pr.on_sent(Index(10), 0, 0, 0);
         assert!(pr.is_paused(4, u64::MAX));
         assert!(pr.on_ack(Index(10)));
         assert!(!pr.is_paused(4, u64::MAX));
         pr.become_replicate();
         assert_eq!(pr.next_index, Index(11));
-        pr.on_sent(Index(12), 2, 100);
-        pr.on_sent(Index(13), 1, 50);
+        pr.on_sent(Index(12), 2, 100, 1);
+        pr.on_sent(Index(13), 1, 50, 1);
         assert_eq!(pr.inflight(), (2, 150));
         assert_eq!(pr.next_index, Index(14));
         assert!(pr.on_ack(Index(12)));
@@ -253,7 +253,7 @@ mod tests {
     #[test]
     fn stale_rejections_are_ignored() {
         let mut pr = Progress::new(Index(11));
-        pr.on_sent(Index(10), 0, 0);
+        pr.on_sent(Index(10), 0, 0, 0);
         // Probing prev 10: a rejection of prev 7 answers an older probe.
         assert!(!pr.on_reject(Index(7), Index(5)));
         assert!(pr.on_reject(Index(10), Index(6)));
@@ -267,7 +267,7 @@ mod tests {
         let mut pr = Progress::new(Index(1));
         pr.match_index = Index(20);
         pr.become_replicate();
-        pr.on_sent(Index(25), 5, 5);
+        pr.on_sent(Index(25), 5, 5, 0);
         assert!(!pr.on_reject(Index(20), Index(3)), "a rejection at or below match is stale");
         assert!(pr.on_reject(Index(22), Index(3)));
         assert_eq!(pr.state, ProgressState::Probe { paused: false });
@@ -278,10 +278,20 @@ mod tests {
     fn heartbeats_recover_a_follower_whose_appends_were_all_lost() {
         let mut pr = Progress::new(Index(1));
         pr.become_replicate();
-        pr.on_sent(Index(3), 3, 30);
-        assert!(!pr.on_heartbeat_response());
-        assert!(pr.on_heartbeat_response(), "the second stalled heartbeat probes again");
+        pr.on_sent(Index(3), 3, 30, 10);
+        assert!(!pr.on_heartbeat_response(12, 5), "two ticks in flight is not a stall");
+        assert!(pr.on_heartbeat_response(15, 5), "five ticks in flight with heartbeats answered is");
         assert!(matches!(pr.state, ProgressState::Probe { paused: false }));
         assert_eq!(pr.next_index, Index(1));
+    }
+
+    #[test]
+    fn snapshot_state_ends_when_the_match_reaches_the_log() {
+        let mut pr = Progress::new(Index(5));
+        pr.become_snapshot(Index(10));
+        assert!(!pr.maybe_leave_snapshot(Index(11)));
+        pr.match_index = Index(10);
+        assert!(pr.maybe_leave_snapshot(Index(11)));
+        assert_eq!(pr.next_index, Index(11));
     }
 }

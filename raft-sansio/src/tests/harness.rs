@@ -367,6 +367,38 @@ impl Cluster {
         self.step(NodeId(id), Input::Propose { id: rid, command: Bytes::from_static(data) })
     }
 
+    /// Steps a read into `id`.
+    pub(crate) fn read(&mut self, id: u64, wait: bool) -> RequestId {
+        let rid = RequestId(self.next_request);
+        self.next_request += 1;
+        self.step(NodeId(id), Input::Read { id: rid, wait });
+        rid
+    }
+
+    /// Steps a transfer request into `id`.
+    pub(crate) fn transfer(&mut self, id: u64, to: u64) -> RequestId {
+        let rid = RequestId(self.next_request);
+        self.next_request += 1;
+        self.step(NodeId(id), Input::TransferLeadership { id: rid, to: NodeId(to) });
+        rid
+    }
+
+    /// The `ReadReady` index for `rid` on `id`, if it was answered.
+    pub(crate) fn read_ready(&self, id: u64, rid: RequestId) -> Option<Index> {
+        self.host(id).results.iter().find_map(|o| match o {
+            Output::ReadReady { id, index } if *id == rid => Some(*index),
+            _ => None,
+        })
+    }
+
+    /// The rejection of request `rid` on `id`, if any.
+    pub(crate) fn rejected(&self, id: u64, rid: RequestId) -> Option<crate::RejectReason> {
+        self.host(id).results.iter().find_map(|o| match o {
+            Output::Rejected { id, reason } if *id == rid => Some(*reason),
+            _ => None,
+        })
+    }
+
     /// Cuts every link to and from `id`.
     pub(crate) fn isolate(&mut self, id: u64) {
         for other in self.ids() {
@@ -425,6 +457,20 @@ impl Cluster {
             .filter(|n| n.role() == Role::Leader)
             .max_by_key(|n| n.term())
             .map(Node::id)
+    }
+
+    /// Ticks the given nodes (and delivers) until one of them leads.
+    pub(crate) fn tick_until_leader_among(&mut self, ids: &[u64], max: usize) -> Option<u64> {
+        for _ in 0..max {
+            for &id in ids {
+                self.step(NodeId(id), Input::Tick);
+            }
+            self.drive();
+            if let Some(&l) = ids.iter().find(|&&id| self.node(id).role() == Role::Leader) {
+                return Some(l);
+            }
+        }
+        None
     }
 
     /// Ticks every node until some node leads, at most `max` rounds.

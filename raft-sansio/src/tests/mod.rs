@@ -5,6 +5,7 @@ pub(crate) mod harness;
 mod paper;
 mod persistence;
 mod properties;
+mod reads;
 mod remote;
 mod restore;
 mod scenarios;

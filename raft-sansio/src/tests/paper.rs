@@ -176,3 +176,48 @@ fn figure8_old_term_entry_is_never_committed_by_counting() {
     c.drive();
     assert_eq!(c.node(2).term_at(two), Some(Term(2)), "S5 overwrote the uncommitted entry");
 }
+
+// Review finding: a follower whose divergent suffix has the same term as
+// entries the leader holds must be probed right after the leader's last
+// entry of that term, not from the follower's first entry of the term: the
+// old rule resent the whole log and, after compaction, stranded the
+// follower in Snapshot state.
+#[test]
+fn backtracking_with_a_suffix_of_a_term_the_leader_also_holds() {
+    let mut leader: Vec<u64> = alloc::vec![2; 100];
+    leader.extend([3, 3, 3, 3, 3]);
+    let follower: Vec<u64> = alloc::vec![2; 120];
+    for compact in [false, true] {
+        let mut c = Cluster::with_logs(&[&leader, &follower, &leader], 3, |c| {
+            c.pre_vote = false;
+            c.check_quorum = false;
+        });
+        if compact {
+            // Node 1 knows 1..=100 committed and applied, and compacts them.
+            let n = c.hosts.get_mut(&NodeId(1)).unwrap().node.as_mut().unwrap();
+            let _ = n.step(crate::Input::Receive(raft_sansio_proto::Message {
+                from: NodeId(3),
+                to: NodeId(1),
+                term: Term(3),
+                body: raft_sansio_proto::MessageBody::Heartbeat(raft_sansio_proto::Heartbeat {
+                    leader_commit: Index(100),
+                    lowest_data_match: Index(0),
+                    read_round: 0,
+                }),
+            }));
+            let _ = n.step(crate::Input::Applied { index: Index(100) });
+            let _ = n.step(crate::Input::Compact { index: Index(100) });
+            assert_eq!(n.first_index(), Index(101));
+        }
+        c.campaign(1);
+        assert_eq!(c.node(1).role(), Role::Leader);
+        c.drive();
+        assert_eq!(c.node(2).last_index(), c.node(1).last_index(), "compact={compact}");
+        assert_eq!(c.node(2).term_at(Index(101)), Some(Term(3)));
+        assert!(
+            !c.host(1).events.iter().any(|e| matches!(e, crate::Event::FollowerNeedsSnapshot { .. })),
+            "compact={compact}: the follower was sent to Snapshot state"
+        );
+        assert!(c.rejections <= 2, "compact={compact}: {} rejections", c.rejections);
+    }
+}

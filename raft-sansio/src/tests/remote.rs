@@ -231,3 +231,41 @@ fn misuse_forged_persisted_applied_and_compact_are_events() {
         },
     );
 }
+
+// Review finding: entries of term 0, or a configuration entry whose payload
+// is not a configuration, were accepted and persisted, and the node could
+// then not restart from its own disk.
+#[test]
+fn remote_term_zero_and_invalid_configuration_entries_are_dropped_at_the_gate() {
+    let mut node = follower(&[], 0);
+    let out = node.step(append(2, 0, (0, 0), &[(0, 1)], 0));
+    assert_eq!(dropped(&out), [DropReason::InvalidTerm]);
+    let out = node.step(append(2, 1, (0, 0), &[(0, 1)], 0));
+    assert_eq!(dropped(&out), [DropReason::MalformedEntries]);
+    let out = node.step(append(2, 1, (0, 5), &[(1, 6)], 0));
+    assert_eq!(dropped(&out), [DropReason::MalformedEntries], "prev of term 0 above index 0");
+    let mut bad_conf = match append(2, 1, (0, 0), &[(1, 1)], 0) {
+        Input::Receive(m) => m,
+        _ => unreachable!(),
+    };
+    if let MessageBody::AppendEntries(ae) = &mut bad_conf.body {
+        ae.entries[0].kind = raft_sansio_proto::EntryKind::ConfChange;
+        ae.entries[0].payload = Bytes::from_static(b"not a configuration");
+    }
+    let out = node.step(Input::Receive(bad_conf));
+    assert_eq!(dropped(&out), [DropReason::MalformedEntries]);
+    assert_eq!(node.last_index(), Index(0));
+    let vote0 = Input::Receive(Message {
+        from: NodeId(2),
+        to: NodeId(1),
+        term: Term(0),
+        body: MessageBody::RequestVote(RequestVote {
+            pre_vote: false,
+            transfer: false,
+            last: EntryId::ZERO,
+            priority: 0,
+        }),
+    });
+    assert_eq!(dropped(&node.step(vote0)), [DropReason::InvalidTerm]);
+    assert_eq!(node.vote(), None);
+}

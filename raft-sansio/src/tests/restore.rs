@@ -216,3 +216,36 @@ fn restart_at_every_point_keeps_invariants_and_converges() {
         }
     }
 }
+
+// Review finding: a repair made by restore (here a raised term) must reach
+// the disk with the first Persist, before any promise goes out in it.
+#[test]
+fn restore_repairs_are_persisted_by_the_first_step() {
+    let state = RestoredState {
+        hard_state: HardState { term: Term(1), vote: Some(NodeId(2)), commit: Index(0) },
+        snapshot: conf(),
+        entries: entries(&[(1, 1), (3, 2)]),
+        applied: Index(0),
+    };
+    let mut node = Node::new(config(), state).expect("repairable");
+    let out = node.step(Input::Tick);
+    let hs = out.iter().find_map(|o| match o {
+        crate::Output::Persist(p) => p.hard_state,
+        _ => None,
+    });
+    assert_eq!(hs, Some(HardState { term: Term(3), vote: None, commit: Index(0) }));
+}
+
+#[test]
+fn restore_refuses_indexes_at_u64_max() {
+    let state = RestoredState {
+        hard_state: HardState { term: Term(1), vote: None, commit: Index(0) },
+        snapshot: None,
+        entries: vec![
+            Entry::normal(Term(1), Index(u64::MAX), Bytes::new()),
+            Entry::normal(Term(1), Index(u64::MAX), Bytes::new()),
+        ],
+        applied: Index(0),
+    };
+    assert_eq!(Node::new(config(), state).err(), Some(Error::Restore(RestoreError::IndexOverflow)));
+}
