@@ -1,4 +1,10 @@
-//! Shared fixtures of the workspace's criterion benchmarks (`benches/`).
+//! Shared fixtures of the workspace's criterion benchmarks (`benches/`):
+//! the codec message, and the workloads of `../shared/WORKLOADS.md`
+//! ([`workloads`], re-exported here) used by `benches/workloads.rs`, the
+//! `stats` and `w3_rss` binaries and the allocation test in `alloc-count/`.
+
+pub mod workloads;
+pub use workloads::*;
 
 use bytes::Bytes;
 use raft_sansio_proto::{AppendEntries, Entry, EntryId, Index, Message, MessageBody, NodeId, Term};
