@@ -1,10 +1,10 @@
 //! `raft-sim`: run, sweep, replay and check deterministic simulated worlds.
 
+use core::sync::atomic::{AtomicU64, Ordering};
+use core::time::Duration;
 use std::io::{BufReader, Read};
 use std::process::ExitCode;
-use core::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use core::time::Duration;
 use std::time::Instant;
 
 use clap::{Args, Parser, Subcommand};
