@@ -50,11 +50,15 @@ pub struct Opts {
     pub broadcast_commit: bool,
     /// `Config::emit_events` (false; true for the `*_events` variants).
     pub emit_events: bool,
+    /// `Config::append_pipeline_depth`: the default (1, proposals coalesce
+    /// behind an append in flight) except in W2, whose chunk proposal must
+    /// go out to both followers at once as raft-rs's does.
+    pub pipeline_depth: usize,
 }
 
 impl Default for Opts {
     fn default() -> Opts {
-        Opts { broadcast_commit: true, emit_events: false }
+        Opts { broadcast_commit: true, emit_events: false, pipeline_depth: 1 }
     }
 }
 
@@ -78,6 +82,7 @@ pub fn config(id: u64, opts: Opts) -> Config {
     c.max_size_per_msg = 1 << 20;
     c.broadcast_commit = opts.broadcast_commit;
     c.emit_events = opts.emit_events;
+    c.append_pipeline_depth = opts.pipeline_depth;
     c
 }
 
@@ -510,6 +515,7 @@ pub struct W2 {
 impl W2 {
     /// Setup: elected 3-node cluster, node 1 (the leader) taken out.
     pub fn new(opts: Opts) -> W2 {
+        let opts = Opts { pipeline_depth: usize::MAX, ..opts };
         let mut c = Cluster::elected(3, opts);
         let host = c.hosts.remove(0);
         W2 {

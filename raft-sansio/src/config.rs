@@ -54,6 +54,15 @@ pub struct Config {
     pub max_size_per_msg: u64,
     /// At most this many payload bytes in flight to one follower.
     pub max_inflight_bytes: u64,
+    /// New proposals go out to a follower at once only while fewer than
+    /// this many appends are in flight to it; otherwise they wait and
+    /// coalesce into one append, sent when an ack frees the window (or with
+    /// the next heartbeat's recovery). Catch-up traffic triggered by acks
+    /// still fills the whole window. Small values trade up to one round trip
+    /// of latency under load for far fewer, larger messages (1: at most one
+    /// partial append in flight, like Nagle's algorithm); `usize::MAX`
+    /// sends every proposal at once.
+    pub append_pipeline_depth: usize,
     /// A leader rejects proposals while the payload bytes of its
     /// uncommitted entries exceed this (back-pressure). One proposal is
     /// always admitted when nothing is uncommitted.
@@ -132,7 +141,8 @@ impl ReadMode {
 impl Config {
     /// A configuration with the defaults: election timeout 10..20 ticks,
     /// heartbeat every 2 ticks, pre-vote and check-quorum on, 256 appends
-    /// and 32 MiB in flight per follower, 1 MiB per append, 64 MiB
+    /// and 32 MiB in flight per follower (proposals coalescing behind one
+    /// partial append in flight), 1 MiB per append, 64 MiB
     /// uncommitted, 4 MiB per `Apply`, commit broadcast on, forwarding off,
     /// events on.
     pub fn new(id: NodeId, seed: u64) -> Config {
@@ -148,6 +158,7 @@ impl Config {
             max_inflight_msgs: 256,
             max_size_per_msg: 1 << 20,
             max_inflight_bytes: 32 << 20,
+            append_pipeline_depth: 1,
             max_uncommitted_size: 64 << 20,
             max_apply_bytes: 4 << 20,
             broadcast_commit: true,
@@ -197,6 +208,9 @@ impl Config {
             if value == 0 {
                 return Err(ConfigError::Zero { field });
             }
+        }
+        if self.append_pipeline_depth == 0 {
+            return Err(ConfigError::Zero { field: "append_pipeline_depth" });
         }
         if self.max_pending_reads == 0 {
             return Err(ConfigError::Zero { field: "max_pending_reads" });

@@ -21,6 +21,11 @@ impl Entries {
         Entries(SmallVec::new())
     }
 
+    /// An empty batch with room for `n` entries.
+    pub fn with_capacity(n: usize) -> Entries {
+        Entries(SmallVec::with_capacity(n))
+    }
+
     /// Appends an entry.
     pub fn push(&mut self, entry: Entry) {
         self.0.push(entry);
@@ -40,12 +45,14 @@ impl Entries {
 
 impl Deref for Entries {
     type Target = [Entry];
+    #[inline]
     fn deref(&self) -> &[Entry] {
         &self.0
     }
 }
 
 impl DerefMut for Entries {
+    #[inline]
     fn deref_mut(&mut self) -> &mut [Entry] {
         &mut self.0
     }

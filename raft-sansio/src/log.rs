@@ -14,6 +14,7 @@
 //! - `apply_emitted <= min(committed, persisted)` and `committed <= last_index`.
 
 use alloc::collections::VecDeque;
+use alloc::vec::Vec;
 
 use raft_sansio_proto::{Entry, EntryId, Index, Term};
 
@@ -128,19 +129,41 @@ impl RaftLog {
         self.position(index).map(|p| &self.entries[p])
     }
 
-    /// The entries from `from` on, as long as they fit in `max_bytes` of
-    /// payload (at least one entry when there is one), at most `max_count`.
-    pub(crate) fn entries_from(&self, from: Index, max_bytes: u64, max_count: usize) -> impl Iterator<Item = &Entry> {
-        let start = self.position(from).unwrap_or(self.entries.len());
-        let mut budget = max_bytes;
-        let mut first = true;
-        self.entries.range(start..).take(max_count).take_while(move |e| {
-            let size = e.payload.len() as u64;
-            let fits = first || size <= budget;
-            first = false;
-            budget = budget.saturating_sub(size);
-            fits
-        })
+    /// Clones of the entries from `from` on that fit in `max_bytes` of
+    /// payload (at least one when there is one): the entries of one append.
+    /// Sized exactly, without iterator adaptors: this is the leader's hot
+    /// path.
+    pub(crate) fn clone_for_send(&self, from: Index, max_bytes: u64) -> Vec<Entry> {
+        let Some(start) = self.position(from) else { return Vec::new() };
+        let available = self.entries.len() - start;
+        let mut count = 1;
+        let mut bytes = self.entries[start].payload.len() as u64;
+        while count < available {
+            bytes += self.entries[start + count].payload.len() as u64;
+            if bytes > max_bytes {
+                break;
+            }
+            count += 1;
+        }
+        let mut out = Vec::with_capacity(count);
+        for i in start..start + count {
+            out.push(self.entries[i].clone());
+        }
+        out
+    }
+
+    /// The payload bytes of the entries of `term` in `(after, upto]`.
+    pub(crate) fn payload_bytes_of_term(&self, after: Index, upto: Index, term: Term) -> u64 {
+        let Some(start) = self.position(after.next()) else { return 0 };
+        let end = self.position(upto).map_or(self.entries.len(), |p| p + 1);
+        let mut bytes = 0;
+        for i in start..end {
+            let e = &self.entries[i];
+            if e.term == term {
+                bytes += e.payload.len() as u64;
+            }
+        }
+        bytes
     }
 
     /// The first index whose term is at least `term`, searching up to and
@@ -220,13 +243,30 @@ impl RaftLog {
             return None;
         }
         let from = self.apply_emitted.next();
-        let max_count = (upto.0 - self.apply_emitted.0).min(usize::MAX as u64) as usize;
-        let batch: Entries = self.entries_from(from, max_bytes, max_count).cloned().collect();
-        if let Some(last) = batch.last() {
-            self.apply_emitted = last.index;
+        let start = self.position(from)?;
+        let available = (upto.0 - self.apply_emitted.0).min((self.entries.len() - start) as u64) as usize;
+        // At least one entry, then as many as fit in `max_bytes`.
+        let mut count = 1;
+        let mut bytes = self.entries[start].payload.len() as u64;
+        while count < available {
+            bytes += self.entries[start + count].payload.len() as u64;
+            if bytes > max_bytes {
+                break;
+            }
+            count += 1;
         }
-        debug_assert!(!batch.is_empty(), "committed entries missing from the log");
-        (!batch.is_empty()).then_some(batch)
+        let batch: Entries = if count == 1 {
+            // The steady state: one entry, inline, no allocation.
+            let mut one = Entries::new();
+            one.push(self.entries[start].clone());
+            one
+        } else {
+            let mut batch = Entries::with_capacity(count);
+            batch.extend(self.entries.range(start..start + count).cloned());
+            batch
+        };
+        self.apply_emitted = from.plus(count as u64 - 1);
+        Some(batch)
     }
 
     /// The host applied up to `index` (validated by the caller).

@@ -243,6 +243,11 @@ impl Node {
         // Persist writes any repair restore made (a raised term, a clamped
         // commit) before promises go out in it.
         let mut out = Outbox::new(config.emit_events, restored.stored_hard_state);
+        // A repaired term or vote must reach the disk before any promise
+        // goes out in it: open the first Persist now.
+        if (hard_state.term, hard_state.vote) != (restored.stored_hard_state.term, restored.stored_hard_state.vote) {
+            out.open_persist();
+        }
         let conf = match restored.conf {
             Some(conf) => conf,
             None if restored.empty_store && !config.bootstrap_voters.is_empty() => {
@@ -298,6 +303,7 @@ impl Node {
     pub fn step_into(&mut self, input: Input, out: &mut Vec<Output>) {
         core::mem::swap(&mut self.out.buf, out);
         self.shadow = self.capture_shadow();
+        let tick = matches!(input, Input::Tick);
         match input {
             Input::Tick => self.on_tick(),
             Input::Receive(message) => self.on_message(message),
@@ -313,7 +319,7 @@ impl Node {
         }
         self.release_forwarded_reads();
         self.emit_applies();
-        self.out.flush(self.hard_state(), self.log.last_index());
+        self.out.flush(self.hard_state(), self.log.last_index(), tick);
         debug_assert_eq!(self.check_invariants(), Ok(()), "{self:?}");
         core::mem::swap(&mut self.out.buf, out);
     }
@@ -509,7 +515,13 @@ impl Node {
             }
             Ok(None) => {}
             Ok(Some(durable_last)) => {
+                let before = self.log.persisted();
                 self.log.set_persisted(durable_last);
+                if self.log.persisted() == before && !matches!(self.role, RoleState::Candidate { .. }) {
+                    // Nothing new is durable (a commit-only Persist): no
+                    // quorum to recount.
+                    return;
+                }
                 let role = self.role();
                 if role == Role::Candidate {
                     self.poll_election();

@@ -140,9 +140,16 @@ impl Outbox {
 
     /// Closes the step's Persist: adds the hard state if it changed, and
     /// emits it. `last_index` is the log's last index after the step.
-    pub(crate) fn flush(&mut self, hard_state: HardState, last_index: Index) {
+    ///
+    /// A change of the commit index alone opens no Persist of its own: it
+    /// rides along with the next Persist that writes entries or a term or
+    /// vote, and with a commit-only Persist (`must_sync: false`) at most once
+    /// per tick (`checkpoint_commit`). Losing it in a crash is safe: a
+    /// restarted node re-learns the commit index from the leader, and its
+    /// host's applied index bounds it from below.
+    pub(crate) fn flush(&mut self, hard_state: HardState, last_index: Index, checkpoint_commit: bool) {
         let hard_state_changed = hard_state != self.last_hard_state;
-        if self.pending.is_none() && !hard_state_changed {
+        if self.pending.is_none() && !(hard_state_changed && checkpoint_commit) {
             return;
         }
         let term_or_vote_changed =

@@ -75,8 +75,11 @@ impl ReadQueue {
     }
 
     /// A round went out at `tick`, carrying every read admitted so far.
-    pub(crate) fn on_round_sent(&mut self, round: u64, tick: u64) {
-        self.sent.push_back((round, tick));
+    /// Send ticks are kept only for the lease (`lease`).
+    pub(crate) fn on_round_sent(&mut self, round: u64, tick: u64, lease: bool) {
+        if lease {
+            self.sent.push_back((round, tick));
+        }
         // Bounded: rounds older than the last confirmed one are pruned as
         // rounds are confirmed; cap the rest anyway.
         if self.sent.len() > 1024 {

@@ -25,6 +25,9 @@ struct AppendContext {
     commit: Index,
     lowest_data_match: Index,
     tick: u64,
+    /// At most this many appends in flight before new entries wait
+    /// (`Config::append_pipeline_depth` for proposals, no limit otherwise).
+    pipeline_limit: usize,
 }
 
 /// The outcome of trying to send one append.
@@ -53,13 +56,23 @@ fn send_append(
     if pr.is_paused(config.max_inflight_msgs, config.max_inflight_bytes) {
         return Sent::Nothing;
     }
+    // Nothing new, and an empty append is not wanted: done, before any
+    // work.
+    let has_new = pr.next_index <= log.last_index();
+    if !has_new && !allow_empty {
+        return Sent::Nothing;
+    }
+    // New proposals coalesce while enough appends are in flight.
+    if has_new && pr.is_replicating() && pr.inflight().0 >= ctx.pipeline_limit {
+        return Sent::Nothing;
+    }
     let prev_index = pr.next_index.prev();
     let Some(prev_term) = log.term_at(prev_index) else {
         return Sent::NeedsSnapshot(pr.next_index);
     };
     let (_, inflight_bytes) = pr.inflight();
     let budget = config.max_size_per_msg.min(config.max_inflight_bytes.saturating_sub(inflight_bytes));
-    let entries: Vec<Entry> = log.entries_from(pr.next_index, budget, usize::MAX).cloned().collect();
+    let entries: Vec<Entry> = if has_new { log.clone_for_send(pr.next_index, budget) } else { Vec::new() };
     let count = entries.len();
     let last = prev_index.plus(count as u64);
     // What the follower may commit from this message: the leader's commit,
@@ -153,6 +166,15 @@ pub(crate) fn check_append_entries(term: Term, ae: &AppendEntries) -> Result<(),
 impl Node {
     /// Sends appends to every follower whose window allows.
     pub(crate) fn broadcast_append(&mut self, allow_empty: bool) {
+        self.broadcast_append_inner(allow_empty, false);
+    }
+
+    /// Sends new proposals, coalescing behind appends in flight.
+    fn broadcast_proposals(&mut self) {
+        self.broadcast_append_inner(false, true);
+    }
+
+    fn broadcast_append_inner(&mut self, allow_empty: bool, proposals: bool) {
         let RoleState::Leader(ls) = &mut self.role else { return };
         let ctx = AppendContext {
             from: self.config.id,
@@ -160,6 +182,7 @@ impl Node {
             commit: self.log.committed(),
             lowest_data_match: lowest_data_match_of(&self.membership, &self.log, ls, self.config.id),
             tick: self.ticks,
+            pipeline_limit: if proposals { self.config.append_pipeline_depth } else { usize::MAX },
         };
         for (id, pr) in ls.progress.iter_mut() {
             send_appends(&self.config, &self.log, &mut self.out, ctx, *id, pr, allow_empty);
@@ -175,6 +198,7 @@ impl Node {
             commit: self.log.committed(),
             lowest_data_match: lowest,
             tick: self.ticks,
+            pipeline_limit: usize::MAX,
         };
         if let Some(pr) = ls.progress_mut(to) {
             send_appends(&self.config, &self.log, &mut self.out, ctx, to, pr, allow_empty);
@@ -222,7 +246,8 @@ impl Node {
         let lowest_data_match = lowest_data_match_of(&self.membership, &self.log, ls, me);
         self.read_round += 1;
         let read_round = self.read_round;
-        ls.reads.on_round_sent(read_round, self.ticks);
+        let lease = matches!(self.config.read_mode, crate::config::ReadMode::Lease { .. });
+        ls.reads.on_round_sent(read_round, self.ticks, lease);
         for (id, pr) in ls.progress.iter_mut() {
             // Never tell a follower a commit index beyond what it is known
             // to hold: it would commit entries it has not verified.
@@ -267,7 +292,7 @@ impl Node {
             persist.entries.push(entry);
             index = index.next();
         }
-        self.broadcast_append(false);
+        self.broadcast_proposals();
         Ok(first)
     }
 
@@ -300,12 +325,7 @@ impl Node {
         if index <= old || index > self.log.last_index() || self.log.term_at(index) != Some(self.term) {
             return false;
         }
-        let released: u64 = self
-            .log
-            .entries_from(old.next(), u64::MAX, (index.0 - old.0) as usize)
-            .filter(|e| e.term == self.term)
-            .map(|e| e.payload.len() as u64)
-            .sum();
+        let released = self.log.payload_bytes_of_term(old, index, self.term);
         ls.uncommitted_size = ls.uncommitted_size.saturating_sub(released);
         self.log.commit_to(index)
     }
@@ -349,7 +369,8 @@ impl Node {
                 }
                 let first_index = self.log.first_index();
                 pr.maybe_leave_snapshot(first_index);
-                let committed = moved && self.maybe_commit();
+                // Recount the quorum only if this ack can move the commit.
+                let committed = moved && match_index > self.log.committed() && self.maybe_commit();
                 if committed {
                     self.on_commit_advanced();
                 }
@@ -529,6 +550,11 @@ fn lowest_data_match_of(
     ls: &LeaderState,
     me: NodeId,
 ) -> Index {
+    // Only witnesses read it: without them, skip the walk over members.
+    let conf = membership.conf();
+    if conf.witnesses.is_empty() && conf.witnesses_outgoing.is_empty() {
+        return Index::ZERO;
+    }
     let mut lowest = Index(u64::MAX);
     for &id in membership.members() {
         if !membership.is_data_voter(id) {

@@ -231,12 +231,23 @@ fn persistence_truncating_persist_lowers_persisted_at_once() {
 #[test]
 fn persistence_commit_only_persist_needs_no_sync() {
     let mut node = follower(&[1, 1, 1], 1);
+    // A commit advance alone opens no Persist of its own...
     let out = node.step(append(2, 1, (1, 3), &[], 2));
+    assert!(persists(&out).is_empty(), "a commit-only change was persisted at once");
+    assert_eq!(node.commit_index(), Index(2));
+    // ...it is checkpointed with the next tick, without a sync.
+    let out = node.step(Input::Tick);
     let p = persists(&out);
     assert_eq!(p.len(), 1);
     assert_eq!(p[0].hard_state.map(|h| h.commit), Some(Index(2)));
     assert!(!p[0].must_sync, "a commit-only Persist was marked must_sync");
     assert!(p[0].entries.is_empty());
+    // A Persist that writes entries carries the latest commit along.
+    let out = node.step(append(2, 1, (1, 3), &[(1, 4)], 3));
+    let p = persists(&out);
+    assert_eq!(p.len(), 1);
+    assert_eq!(p[0].hard_state.map(|h| h.commit), Some(Index(3)));
+    assert!(p[0].must_sync);
 }
 
 // etcd #14370: a single voter applied entries before they were durable.
