@@ -181,9 +181,11 @@ impl Node {
             || (self.vote.is_none() && self.leader.is_none())
             || (request.pre_vote && term > self.term);
         if !can_vote {
+            // `can_vote` holds when we voted for `from`, so a vote here is
+            // for someone else.
             return Some(match self.vote {
-                Some(for_candidate) if for_candidate != from => VoteRefusal::AlreadyVoted { for_candidate },
-                _ => VoteRefusal::LeaderKnown,
+                Some(for_candidate) => VoteRefusal::AlreadyVoted { for_candidate },
+                None => VoteRefusal::LeaderKnown,
             });
         }
         // Raft §5.4.1: only for a log at least as up to date as ours,

@@ -225,14 +225,9 @@ impl RaftLog {
     }
 
     /// Raises the commit index (never lowers it).
-    pub(crate) fn commit_to(&mut self, index: Index) -> bool {
+    pub(crate) fn commit_to(&mut self, index: Index) {
         debug_assert!(index <= self.last_index(), "commit beyond the log");
-        if index > self.committed {
-            self.committed = index;
-            true
-        } else {
-            false
-        }
+        self.committed = self.committed.max(index);
     }
 
     /// The next batch of entries to apply: committed, durable, not yet
@@ -311,5 +306,131 @@ impl RaftLog {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+    use bytes::Bytes;
+
+    /// A log after `snapshot` (term, index) with entries of these terms and
+    /// payload lengths, all durable; commit and applied as given.
+    fn log_of(snapshot: (u64, u64), terms: &[u64], lens: &[usize], commit: u64) -> RaftLog {
+        let entries: VecDeque<Entry> = terms
+            .iter()
+            .zip(lens)
+            .enumerate()
+            .map(|(i, (&t, &len))| {
+                Entry::normal(Term(t), Index(snapshot.1 + 1 + i as u64), Bytes::from(vec![7u8; len]))
+            })
+            .collect();
+        RaftLog::restored(EntryId::new(Term(snapshot.0), Index(snapshot.1)), entries, Index(commit), Index(snapshot.1))
+    }
+
+    #[test]
+    fn indexes_terms_and_matching() {
+        let log = log_of((2, 5), &[2, 3, 3, 4], &[1, 1, 1, 1], 5);
+        assert_eq!(log.snapshot_id(), EntryId::new(Term(2), Index(5)));
+        assert_eq!((log.first_index(), log.last_index()), (Index(6), Index(9)));
+        assert_eq!(log.last_term(), Term(4));
+        assert_eq!(log.last_id(), EntryId::new(Term(4), Index(9)));
+        assert_eq!(log.term_at(Index(5)), Some(Term(2)), "the snapshot's last entry");
+        assert_eq!(log.term_at(Index(4)), None, "compacted");
+        assert_eq!(log.term_at(Index(10)), None, "beyond the end");
+        assert!(log.matches(EntryId::new(Term(3), Index(8))));
+        assert!(!log.matches(EntryId::new(Term(4), Index(8))));
+        let empty = log_of((0, 0), &[], &[], 0);
+        assert_eq!((empty.first_index(), empty.last_index(), empty.last_term()), (Index(1), Index(0), Term(0)));
+    }
+
+    #[test]
+    fn term_searches_for_the_conflict_hint() {
+        // Indexes 1..=6 with terms 1 1 2 2 2 3.
+        let log = log_of((0, 0), &[1, 1, 2, 2, 2, 3], &[1; 6], 0);
+        assert_eq!(log.first_index_of_term(Term(2), Index(5)), Index(3));
+        assert_eq!(log.first_index_of_term(Term(2), Index(3)), Index(3));
+        assert_eq!(log.first_index_of_term(Term(3), Index(6)), Index(6));
+        assert_eq!(log.first_index_of_term(Term(1), Index(6)), Index(1));
+        assert_eq!(log.first_index_of_term(Term(9), Index(4)), Index(5), "capped after up_to");
+        assert_eq!(log.last_index_with_term_at_most(Term(1), Index(6)), Index(2));
+        assert_eq!(log.last_index_with_term_at_most(Term(2), Index(6)), Index(5));
+        assert_eq!(log.last_index_with_term_at_most(Term(2), Index(4)), Index(4));
+        assert_eq!(log.last_index_with_term_at_most(Term(3), Index(100)), Index(6), "up_to beyond the end");
+        assert_eq!(log.last_index_with_term_at_most(Term(0), Index(6)), Index(0), "none: the snapshot index");
+        let compacted = log_of((1, 2), &[2, 2, 2, 3], &[1; 4], 2);
+        assert_eq!(compacted.last_index_with_term_at_most(Term(1), Index(6)), Index(2));
+        assert_eq!(compacted.last_index_with_term_at_most(Term(2), Index(1)), Index(2), "up_to compacted");
+    }
+
+    #[test]
+    fn send_batches_respect_the_byte_cap_but_carry_one_entry() {
+        let log = log_of((0, 0), &[1, 1, 1, 1], &[10, 10, 10, 10], 0);
+        assert_eq!(log.clone_for_send(Index(1), 25).len(), 2);
+        assert_eq!(log.clone_for_send(Index(1), 20).len(), 2, "exactly at the cap fits");
+        assert_eq!(log.clone_for_send(Index(1), 19).len(), 1);
+        assert_eq!(log.clone_for_send(Index(1), 5).len(), 1, "one entry always goes");
+        assert_eq!(log.clone_for_send(Index(3), 1000).len(), 2);
+        assert!(log.clone_for_send(Index(5), 1000).is_empty());
+        assert_eq!(log.clone_for_send(Index(2), 1000)[0].index, Index(2));
+        assert_eq!(log.payload_bytes_of_term(Index(1), Index(3), Term(1)), 20);
+        assert_eq!(log.payload_bytes_of_term(Index(0), Index(4), Term(2)), 0);
+    }
+
+    #[test]
+    fn apply_batches_stop_at_commit_persisted_and_the_byte_cap() {
+        let mut log = log_of((0, 0), &[1, 1, 1, 1], &[10, 10, 10, 10], 3);
+        let b = log.next_apply_batch(15).expect("a batch");
+        assert_eq!(b.iter().map(|e| e.index.0).collect::<Vec<_>>(), vec![1], "15 bytes hold one entry");
+        let b = log.next_apply_batch(20).expect("a batch");
+        assert_eq!(b.iter().map(|e| e.index.0).collect::<Vec<_>>(), vec![2, 3], "stops at the commit index");
+        assert!(log.next_apply_batch(100).is_none());
+        assert_eq!(log.apply_emitted(), Index(3));
+        // Durability bounds it too.
+        let mut log = log_of((0, 0), &[1, 1, 1, 1], &[10, 10, 10, 10], 2);
+        log.truncate_from(Index(4));
+        log.set_persisted(Index(2));
+        log.commit_to(Index(3));
+        assert_eq!(log.persisted(), Index(2));
+        let b = log.next_apply_batch(1000).expect("a batch");
+        assert_eq!(b.len(), 2);
+        // The commit index never goes down.
+        log.commit_to(Index(1));
+        assert_eq!(log.committed(), Index(3));
+    }
+
+    #[test]
+    fn compaction_moves_the_snapshot_point() {
+        let mut log = log_of((0, 0), &[1, 1, 2, 2], &[1; 4], 4);
+        log.compact_to(Index(3));
+        assert_eq!(log.snapshot_id(), EntryId::new(Term(2), Index(3)));
+        assert_eq!(log.first_index(), Index(4));
+        assert_eq!(log.term_at(Index(3)), Some(Term(2)));
+        assert_eq!(log.term_at(Index(2)), None);
+    }
+
+    #[test]
+    fn check_finds_gaps_and_decreasing_terms() {
+        assert_eq!(log_of((1, 2), &[1, 2, 2], &[1; 3], 2).check(true), Ok(()));
+        let mut gap = log_of((0, 0), &[1, 1, 1], &[1; 3], 0);
+        gap.entries[2].index = Index(5);
+        assert_eq!(gap.check(false), Err("entries are not consecutive"));
+        assert_eq!(gap.check(true), Err("entries are not consecutive"));
+        let mut shifted = log_of((0, 0), &[1, 1], &[1; 2], 0);
+        shifted.entries[0].index = Index(7);
+        shifted.entries[1].index = Index(8);
+        assert_eq!(shifted.check(false), Err("first entry does not follow the snapshot"));
+        let mut down = log_of((0, 0), &[2, 2, 2], &[1; 3], 0);
+        down.entries[2].term = Term(1);
+        assert_eq!(down.check(false), Err("terms decrease"));
+        let mut middle = log_of((0, 0), &[1, 3, 3], &[1; 3], 0);
+        middle.entries[1].term = Term(4);
+        assert_eq!(middle.check(false), Ok(()), "O(1) sees only the ends");
+        assert_eq!(middle.check(true), Err("terms decrease"));
+        let below_snapshot = log_of((3, 1), &[3, 3], &[1; 2], 1);
+        let mut below = below_snapshot.clone();
+        below.entries[0].term = Term(2);
+        assert_eq!(below.check(false), Err("terms decrease"));
     }
 }

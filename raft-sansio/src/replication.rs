@@ -322,12 +322,15 @@ impl Node {
             }
         });
         let old = self.log.committed();
-        if index <= old || index > self.log.last_index() || self.log.term_at(index) != Some(self.term) {
+        // Only an entry of our own term commits by counting (Figure 8).
+        if index <= old || self.log.term_at(index) != Some(self.term) {
             return false;
         }
+        debug_assert!(index <= self.log.last_index(), "a quorum acknowledged beyond our log");
         let released = self.log.payload_bytes_of_term(old, index, self.term);
         ls.uncommitted_size = ls.uncommitted_size.saturating_sub(released);
-        self.log.commit_to(index)
+        self.log.commit_to(index);
+        true
     }
 
     /// Tells followers about a new commit index at once (when configured),
@@ -502,10 +505,9 @@ impl Node {
             self.log.truncate_from(at);
             self.out.on_truncate(at);
             let persist = self.out.persist();
+            // One message per step: nothing of this step was appended yet.
+            debug_assert!(persist.entries.is_empty());
             persist.truncate_from = Some(persist.truncate_from.map_or(at, |t| t.min(at)));
-            // Entries of this step at or after the cut are gone too.
-            let keep = persist.entries.iter().take_while(|e| e.index < at).count();
-            persist.entries.truncate(keep);
         }
         if skip < entries.len() {
             entries.drain(..skip);
@@ -520,10 +522,7 @@ impl Node {
 
         // Commit what the leader committed, but only up to what this message
         // verified: beyond it our log may still diverge from the leader's.
-        let new_commit = leader_commit.min(verified_last).min(self.log.last_index());
-        if new_commit > committed {
-            self.log.commit_to(new_commit);
-        }
+        self.log.commit_to(leader_commit.min(verified_last).min(self.log.last_index()));
         // The ack is a promise: it leaves once the entries (and the term
         // they were accepted in) are durable.
         let reply = AppendEntriesResponse::Success { match_index: verified_last };
@@ -534,10 +533,7 @@ impl Node {
     pub(crate) fn on_heartbeat(&mut self, from: NodeId, hb: Heartbeat) {
         // The leader caps the heartbeat's commit at our known match, so it
         // counts as verified; cap it at our log too.
-        let new_commit = hb.leader_commit.min(self.log.last_index());
-        if new_commit > self.log.committed() {
-            self.log.commit_to(new_commit);
-        }
+        self.log.commit_to(hb.leader_commit.min(self.log.last_index()));
         let message =
             self.message(from, MessageBody::HeartbeatResponse(HeartbeatResponse { read_round: hb.read_round }));
         self.out.send(message);

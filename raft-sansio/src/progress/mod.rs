@@ -115,9 +115,7 @@ impl Progress {
     /// sent; `last` is `next_index - 1` for an empty append.
     #[inline]
     pub(crate) fn on_sent(&mut self, last: Index, entries: usize, bytes: u64, tick: u64) {
-        if last > self.sent_up_to {
-            self.sent_up_to = last;
-        }
+        self.sent_up_to = self.sent_up_to.max(last);
         match &mut self.state {
             ProgressState::Replicate { inflights } => {
                 if entries > 0 {
@@ -283,6 +281,17 @@ mod tests {
         assert!(pr.on_heartbeat_response(15, 5), "five ticks in flight with heartbeats answered is");
         assert!(matches!(pr.state, ProgressState::Probe { paused: false }));
         assert_eq!(pr.next_index, Index(1));
+    }
+
+    #[test]
+    fn only_replicate_is_replicating() {
+        let mut pr = Progress::new(Index(1));
+        assert!(!pr.is_replicating());
+        pr.become_replicate();
+        assert!(pr.is_replicating());
+        pr.become_snapshot(Index(3));
+        assert!(!pr.is_replicating());
+        assert!(pr.is_paused(usize::MAX, u64::MAX));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Scenario tests through the in-crate cluster harness.
 
 mod datadriven;
+mod edges;
 pub(crate) mod harness;
 mod paper;
 mod persistence;

@@ -347,3 +347,58 @@ fn lease_timeout_now_after_an_aborted_transfer_leaves_no_stale_lease_read() {
     c.drive();
     assert_eq!(c.node(2).role(), Role::Leader);
 }
+
+// An up-to-date follower reported unreachable goes back to probing with
+// nothing new to send; the next heartbeat round must still probe it (an
+// empty append) and bring it back to Replicate.
+#[test]
+fn unreachable_up_to_date_follower_is_probed_back_to_replicate() {
+    let mut c = Cluster::new(3, |_| {});
+    c.elect(1);
+    c.step(NodeId(1), Input::ReportUnreachable { peer: NodeId(2) });
+    assert_eq!(c.node(1).progress(NodeId(2)).map(|p| p.state), Some(crate::ReplicationState::Probe));
+    c.tick(1);
+    c.drive();
+    assert_eq!(c.node(1).progress(NodeId(2)).map(|p| p.state), Some(crate::ReplicationState::Replicate));
+}
+
+// The lease's assumption made explicit: if the leader's clock runs three
+// times slower than the followers' (far beyond any drift bound), a new
+// leader is elected while the old one still believes in its lease, and a
+// lease read there can miss a committed write. This is why the lease length
+// is bounded by the drift formula; the simulator's `--clock-drift` shows it
+// end to end.
+#[test]
+fn lease_breaks_when_clock_drift_exceeds_the_bound() {
+    let mut c = Cluster::new(3, lease);
+    c.elect(1);
+    c.tick(1);
+    c.drive();
+    c.isolate(1);
+    // Followers tick three times for every tick of the leader.
+    let mut new_leader = None;
+    for round in 0..60 {
+        for id in [2, 3] {
+            c.tick(id);
+        }
+        if round % 3 == 0 {
+            c.tick(1);
+        }
+        c.drive();
+        if let Some(l) = [2u64, 3].into_iter().find(|&id| c.node(id).role() == Role::Leader) {
+            new_leader = Some(l);
+            break;
+        }
+    }
+    let l = new_leader.expect("the fast followers elect a leader");
+    c.propose(l, b"new");
+    c.drive();
+    let committed = c.node(l).commit_index();
+    assert!(c.node(1).commit_index() < committed);
+    // Node 1 still thinks it leads; its lease has not run out on its slow
+    // clock: the read is answered at once, at an index missing the write.
+    assert_eq!(c.node(1).role(), Role::Leader);
+    let rid = c.read(1, true);
+    let index = c.read_ready(1, rid).expect("a lease read on the slow old leader");
+    assert!(index < committed, "the stale read the drift bound exists to prevent");
+}
