@@ -35,6 +35,11 @@ pub(crate) struct SafetyChecker {
     committed: BTreeMap<Index, (Term, u64)>,
     /// The highest committed entry seen anywhere.
     pub(crate) highest_committed: (Index, Term),
+    /// For each term, the highest committed entry a node reported while in
+    /// that term (an upper bound of the term the commit happened in). Leader
+    /// Completeness (Raft §5.4) binds leaders of *later* terms only: a late
+    /// leader of an older term need not hold entries committed since.
+    committed_by_term: BTreeMap<Term, (Index, Term)>,
     /// How far each node's commit index was checked (per incarnation).
     checked_commit: BTreeMap<NodeId, Index>,
     /// What was applied at each index, anywhere.
@@ -67,10 +72,11 @@ impl SafetyChecker {
                 None => {
                     self.leaders.insert(term, id);
                     self.elections += 1;
-                    // Leader Completeness: the new leader holds every
-                    // committed entry.
-                    let (index, cterm) = self.highest_committed;
-                    if index >= node.first_index() && node.term_at(index) != Some(cterm) {
+                    // Leader Completeness: the new leader holds every entry
+                    // committed in an earlier term.
+                    let (index, cterm) =
+                        self.committed_by_term.range(..term).map(|(_, c)| *c).max().unwrap_or((Index(0), Term(0)));
+                    if index > Index(0) && index >= node.first_index() && node.term_at(index) != Some(cterm) {
                         return Err(Violation(format!(
                             "Leader Completeness: leader {} of term {} lacks committed entry {}/{}",
                             id.0, term.0, cterm.0, index.0
@@ -114,6 +120,10 @@ impl SafetyChecker {
             if let Some(term) = node.term_at(commit) {
                 if (commit, term) > self.highest_committed {
                     self.highest_committed = (commit, term);
+                }
+                let seen = self.committed_by_term.entry(node.term()).or_insert((Index(0), Term(0)));
+                if (commit, term) > *seen {
+                    *seen = (commit, term);
                 }
                 // Durability: the committed entry is fsync'd on a majority
                 // of the voters (a prefix argument covers the entries

@@ -41,6 +41,8 @@ pub(crate) struct Running {
     /// The id of the attempt currently in flight (replies to older ones are
     /// stale).
     pub(crate) current_attempt: u32,
+    /// A get served without the log (read index or lease): the key.
+    pub(crate) read_key: Option<String>,
 }
 
 /// One simulated client.
@@ -93,17 +95,19 @@ impl Client {
         }
     }
 
-    /// Draws the next operation.
-    pub(crate) fn draw_op(&self, rng: &mut Rng, counter: u64) -> Op {
+    /// Draws the next operation on the first `hot` keys of each kind (a
+    /// small key set makes contention, and so any stale read, visible).
+    pub(crate) fn draw_op(&self, rng: &mut Rng, counter: u64, hot: usize) -> Op {
+        let (strs, ints) = (hot.clamp(1, STR_KEYS.len()), hot.clamp(1, INT_KEYS.len()));
         if rng.chance(1, 3) {
-            let key = STR_KEYS[rng.below(STR_KEYS.len() as u64) as usize].to_string();
+            let key = STR_KEYS[rng.below(strs as u64) as usize].to_string();
             if rng.chance(1, 2) {
                 Op::Get { key }
             } else {
                 Op::Append { key, suffix: format!("c{}.{};", self.id, counter) }
             }
         } else {
-            let key = INT_KEYS[rng.below(INT_KEYS.len() as u64) as usize].to_string();
+            let key = INT_KEYS[rng.below(ints as u64) as usize].to_string();
             match rng.below(10) {
                 0..=2 => Op::Get { key },
                 3..=5 => Op::Put { key, value: Value::Int(rng.below(20) as i64) },
@@ -124,7 +128,24 @@ impl Client {
     }
 
     /// Starts an operation: returns the command to send.
-    pub(crate) fn start(&mut self, op: Op, history_id: u64) -> Bytes {
+    pub(crate) fn start(&mut self, op: Op, history_id: u64, read_path: bool) -> Bytes {
+        if read_path {
+            if let Op::Get { key } = &op {
+                // A read barrier, not a command: it takes no seq (and
+                // `finish` with the seq below `lowest_unacked` changes
+                // nothing).
+                self.state = ClientState::Running(Running {
+                    history_id,
+                    command: Bytes::new(),
+                    seq: self.lowest_unacked - 1,
+                    attempts: 0,
+                    maybe_applied: false,
+                    current_attempt: 0,
+                    read_key: Some(key.clone()),
+                });
+                return Bytes::new();
+            }
+        }
         let seq = self.next_seq;
         self.next_seq += 1;
         let session = self.session.unwrap_or(SessionId(0));
@@ -136,6 +157,7 @@ impl Client {
             attempts: 0,
             maybe_applied: false,
             current_attempt: 0,
+            read_key: None,
         });
         command
     }

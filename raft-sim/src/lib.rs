@@ -23,7 +23,7 @@ pub mod fuzzing;
 mod params;
 mod world;
 
-pub use params::{Fault, FaultAction, FaultSet, Params, WorldOptions, MS};
+pub use params::{Fault, FaultAction, FaultSet, Nemeses, Params, ReadPath, WorldOptions, CONFIGURED_DRIFT_PPM, MS};
 pub use world::{Outcome, Report, Stats, World};
 
 /// Runs one world.

@@ -144,6 +144,77 @@ pub enum FaultAction {
     Heal,
 }
 
+/// How clients' gets are served.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadPath {
+    /// Through the log, like writes.
+    Log,
+    /// Read index (`Input::Read`), at any node.
+    Index,
+    /// Leader lease, falling back to read index; at any node.
+    Lease,
+}
+
+impl ReadPath {
+    /// The name used by `--reads`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ReadPath::Log => "log",
+            ReadPath::Index => "index",
+            ReadPath::Lease => "lease",
+        }
+    }
+
+    /// Parses `log`, `index` or `lease`.
+    ///
+    /// # Errors
+    /// An unknown name.
+    pub fn parse(s: &str) -> Result<ReadPath, String> {
+        match s {
+            "log" => Ok(ReadPath::Log),
+            "index" => Ok(ReadPath::Index),
+            "lease" => Ok(ReadPath::Lease),
+            _ => Err(format!("unknown read path `{s}` (log, index, lease)")),
+        }
+    }
+}
+
+/// Extra nemeses beyond the faults.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Nemeses {
+    /// Random leadership transfers.
+    pub transfer: bool,
+}
+
+impl Nemeses {
+    /// Parses a comma-separated list (`transfer`; `none`).
+    ///
+    /// # Errors
+    /// An unknown name.
+    pub fn parse(list: &str) -> Result<Nemeses, String> {
+        let mut n = Nemeses::default();
+        for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            match name {
+                "transfer" => n.transfer = true,
+                "none" => {}
+                _ => return Err(format!("unknown nemesis `{name}` (transfer, none)")),
+            }
+        }
+        Ok(n)
+    }
+}
+
+impl fmt::Display for Nemeses {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.transfer { "transfer" } else { "none" })
+    }
+}
+
+/// The clock-drift bound the nodes are configured with (2%): lease lengths
+/// follow from it, and the `clock` fault stays within it unless
+/// `--clock-drift` says otherwise.
+pub const CONFIGURED_DRIFT_PPM: u32 = 20_000;
+
 /// What the user chose for one world.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WorldOptions {
@@ -163,6 +234,13 @@ pub struct WorldOptions {
     /// A scripted fault schedule: (milliseconds, fault). When set, it
     /// replaces the random nemesis.
     pub script: Option<Vec<(u32, FaultAction)>>,
+    /// How gets are served.
+    pub reads: ReadPath,
+    /// Extra nemeses.
+    pub nemeses: Nemeses,
+    /// The largest clock drift the `clock` fault draws, in parts per
+    /// million (default: the configured bound, [`CONFIGURED_DRIFT_PPM`]).
+    pub clock_drift_ppm: u32,
 }
 
 impl WorldOptions {
@@ -177,15 +255,30 @@ impl WorldOptions {
             faults: FaultSet::all(),
             check_steps: 20_000_000,
             script: None,
+            reads: ReadPath::Index,
+            nemeses: Nemeses::default(),
+            clock_drift_ppm: CONFIGURED_DRIFT_PPM,
         }
     }
 
     /// The command line that replays this world.
     pub fn replay_command(&self) -> String {
-        format!(
-            "cargo run --release -p raft-sim -- run --seed {} --nodes {} --clients {} --ops {} --faults {}",
-            self.seed, self.nodes, self.clients, self.ops, self.faults
-        )
+        let mut cmd = format!(
+            "cargo run --release -p raft-sim -- run --seed {} --nodes {} --clients {} --ops {} --faults {} --reads {}",
+            self.seed,
+            self.nodes,
+            self.clients,
+            self.ops,
+            self.faults,
+            self.reads.name()
+        );
+        if self.nemeses.transfer {
+            cmd.push_str(" --nemesis transfer");
+        }
+        if self.clock_drift_ppm != CONFIGURED_DRIFT_PPM {
+            cmd.push_str(&format!(" --clock-drift {}", self.clock_drift_ppm));
+        }
+        cmd
     }
 }
 
@@ -240,6 +333,11 @@ pub struct Params {
     pub pause_ns: (u64, u64),
     /// A client gives an attempt up after this long.
     pub client_timeout_ns: u64,
+    /// Mean time between leadership transfers (0: none).
+    pub transfer_every_ns: u64,
+    /// Keys of each kind the clients use (1 to 4): a hot key set on some
+    /// seeds.
+    pub hot_keys: usize,
     /// Attempts per operation before it is recorded `info` (or `fail`).
     pub max_attempts: u32,
     /// Client think time range between operations.
@@ -262,7 +360,8 @@ impl Params {
         let max_inflight_msgs = [1usize, 2, 4, 64, 256][rng.below(5) as usize];
         let max_size_per_msg = [64u64, 256, 4096, 1 << 20][rng.below(4) as usize];
         let pre_vote = rng.chance(3, 4);
-        let check_quorum = rng.chance(3, 4);
+        // Lease reads rely on check-quorum (leader stickiness).
+        let check_quorum = options.reads == ReadPath::Lease || rng.chance(3, 4);
         let latency_ns = (MS / 2, MS / 2 + rng.range(MS, 8 * MS));
         let jitter_ns = if on(Fault::Reorder) { rng.range(5 * MS, 40 * MS) } else { 0 };
         let loss_per_mille = if on(Fault::Loss) { rng.range(5, 60) } else { 0 };
@@ -270,8 +369,24 @@ impl Params {
         let n = options.nodes;
         // Clock drift within 2% (the lease issue bounds it); offsets within
         // one tick.
-        let drift_ppm: Vec<i64> =
-            (0..n).map(|_| if on(Fault::Clock) { rng.range(0, 40_001) as i64 - 20_000 } else { 0 }).collect();
+        let bound = i64::from(options.clock_drift_ppm);
+        // Half of the nodes sit at the bound (either side), the rest spread
+        // uniformly: extremes are where clock bugs show.
+        let drift_ppm: Vec<i64> = (0..n)
+            .map(|_| {
+                if !on(Fault::Clock) {
+                    0
+                } else if rng.chance(1, 2) {
+                    if rng.chance(1, 2) {
+                        bound
+                    } else {
+                        -bound
+                    }
+                } else {
+                    rng.range(0, 2 * bound as u64 + 1) as i64 - bound
+                }
+            })
+            .collect();
         let clock_offset_ns: Vec<u64> = (0..n).map(|_| rng.below(tick_ns)).collect();
         let (write_ns, fsync_ns) = if on(Fault::Disk) {
             ((MS / 20, MS / 2), (MS / 2, rng.range(2 * MS, 30 * MS)))
@@ -292,7 +407,14 @@ impl Params {
         let crash_every_ns = if on(Fault::Crash) { rng.range(2_000 * MS, 5_000 * MS) } else { 0 };
         let partition_every_ns = if on(Fault::Partition) { rng.range(1_500 * MS, 4_000 * MS) } else { 0 };
         let pause_every_ns = if on(Fault::Pause) { rng.range(3_000 * MS, 8_000 * MS) } else { 0 };
+        // Swarm: some seeds run impatient clients, which find a new leader
+        // (and expose a stale one) sooner.
+        let client_timeout_ns = [60 * MS, 150 * MS, 300 * MS, 1_000 * MS][rng.below(4) as usize];
+        let transfer_every_ns = if options.nemeses.transfer { rng.range(500 * MS, 2_000 * MS) } else { 0 };
+        let hot_keys = [1usize, 2, 4, 4][rng.below(4) as usize];
         Params {
+            hot_keys,
+            transfer_every_ns,
             tick_ns,
             election_ticks,
             heartbeat_ticks,
@@ -314,7 +436,7 @@ impl Params {
             partition_ns: (200 * MS, 3_000 * MS),
             pause_every_ns,
             pause_ns: (50 * MS, 1_500 * MS),
-            client_timeout_ns: 1_000 * MS,
+            client_timeout_ns,
             max_attempts: 6,
             think_ns,
             fault_phase_ns,

@@ -25,6 +25,8 @@ pub(crate) struct ClientRequest {
     client: usize,
     attempt: u32,
     command: Bytes,
+    /// A get served without the log: the key.
+    read: Option<String>,
 }
 
 /// A node's answer to a client.
@@ -38,6 +40,8 @@ enum ClientReply {
     /// Another entry was applied at the proposal's index: this attempt was
     /// certainly not applied.
     NotApplied { attempt: u32 },
+    /// A read served without the log: the value.
+    ReadValue { attempt: u32, value: raft_kv::Value },
 }
 
 #[derive(Clone, Debug)]
@@ -56,6 +60,7 @@ enum Ev {
     PauseStart,
     PauseEnd(usize),
     Scripted(crate::params::FaultAction),
+    Transfer,
     EndFaultPhase,
 }
 
@@ -76,6 +81,7 @@ impl Ev {
             Ev::PauseStart => "pause",
             Ev::PauseEnd(_) => "resume",
             Ev::Scripted(_) => "scripted-fault",
+            Ev::Transfer => "transfer",
             Ev::EndFaultPhase => "end-of-faults",
         }
     }
@@ -123,8 +129,11 @@ struct SimNode {
     paused: bool,
     missed_ticks: u32,
     held: VecDeque<Held>,
-    /// Host request id -> (client, attempt).
-    requests: BTreeMap<u64, (usize, u32)>,
+    /// Host request id -> (client, attempt, read key).
+    requests: BTreeMap<u64, (usize, u32, Option<String>)>,
+    /// Reads answered `ReadReady`, waiting for the state machine to apply
+    /// up to their index: (index, client, attempt, key).
+    reads_waiting: Vec<(u64, usize, u32, String)>,
     next_request: u64,
     /// Index -> (term, client, attempt) of a proposal awaiting its apply.
     proposals: BTreeMap<u64, (u64, usize, u32)>,
@@ -264,6 +273,13 @@ impl World {
             config.max_inflight_msgs = params.max_inflight_msgs;
             config.max_size_per_msg = params.max_size_per_msg;
             config.emit_events = true;
+            if options.reads == crate::params::ReadPath::Lease {
+                let bound = crate::params::CONFIGURED_DRIFT_PPM;
+                config.read_mode = raft_sansio::ReadMode::Lease {
+                    lease_ticks: raft_sansio::ReadMode::max_lease_ticks(params.election_ticks.0, bound),
+                    clock_drift_bound_ppm: bound,
+                };
+            }
             let node = Node::new(config.clone(), raft_sansio::RestoredState::default()).expect("valid config");
             let drift = params.drift_ppm[i];
             let tick_ns = (params.tick_ns as i64 + params.tick_ns as i64 * drift / 1_000_000) as u64;
@@ -279,6 +295,7 @@ impl World {
                 missed_ticks: 0,
                 held: VecDeque::new(),
                 requests: BTreeMap::new(),
+                reads_waiting: Vec::new(),
                 next_request: 1,
                 proposals: BTreeMap::new(),
             });
@@ -369,6 +386,10 @@ impl World {
                 self.schedule(at, Ev::PauseStart);
             }
         }
+        if self.params.transfer_every_ns > 0 {
+            let at = self.exp(self.params.transfer_every_ns);
+            self.schedule(at, Ev::Transfer);
+        }
         let phase = self.params.fault_phase_ns;
         self.schedule(phase, Ev::EndFaultPhase);
 
@@ -412,11 +433,14 @@ impl World {
     }
 
     /// The liveness bound: 20 maximum election timeouts plus 10 maximum
-    /// one-way latencies, plus two client timeouts (a client may be waiting
-    /// out a timeout when the faults heal).
+    /// one-way latencies, plus the longest client attempt timeout (a client
+    /// may have just sent an attempt that the faults swallowed, and retries
+    /// only when it times out) and two base timeouts for the operation
+    /// itself.
     pub fn liveness_bound(&self) -> u64 {
         20 * self.params.max_election_timeout_ns()
             + 10 * self.params.max_latency_ns()
+            + (self.params.client_timeout_ns << 4)
             + 2 * self.params.client_timeout_ns
     }
 
@@ -537,6 +561,7 @@ impl World {
             Ev::PauseStart => self.nemesis_pause(),
             Ev::PauseEnd(i) => self.resume(i),
             Ev::Scripted(action) => self.scripted(action),
+            Ev::Transfer => self.nemesis_transfer(),
             Ev::EndFaultPhase => self.end_fault_phase(),
         }
     }
@@ -601,14 +626,21 @@ impl World {
                         self.reply(client, reply);
                     }
                 }
+                self.serve_waiting_reads(i);
                 if let Some(last) = entries.last() {
                     let index = last.index;
                     let node = self.nodes[i].node.as_mut().expect("applying");
                     let _ = node.step(Input::Applied { index });
                 }
             }
+            Output::ReadReady { id, index } => {
+                if let Some((client, attempt, Some(key))) = self.nodes[i].requests.remove(&id.0) {
+                    self.nodes[i].reads_waiting.push((index.0, client, attempt, key));
+                    self.serve_waiting_reads(i);
+                }
+            }
             Output::Proposed { id, index, term } => {
-                if let Some((client, attempt)) = self.nodes[i].requests.remove(&id.0) {
+                if let Some((client, attempt, _)) = self.nodes[i].requests.remove(&id.0) {
                     if let Some((_, old_client, old_attempt)) =
                         self.nodes[i].proposals.insert(index.0, (term.0, client, attempt))
                     {
@@ -619,12 +651,16 @@ impl World {
                 }
             }
             Output::Rejected { id, reason } => {
-                if let Some((client, attempt)) = self.nodes[i].requests.remove(&id.0) {
-                    let hint = match reason {
-                        RejectReason::NotLeader { leader_hint } => leader_hint,
-                        _ => None,
+                if let Some((client, attempt, _)) = self.nodes[i].requests.remove(&id.0) {
+                    let reply = match reason {
+                        RejectReason::NotLeader { leader_hint } => {
+                            ClientReply::NotLeader { attempt, hint: leader_hint }
+                        }
+                        // Refused before it ran (overload, a transfer, a
+                        // read timed out): certainly not applied.
+                        _ => ClientReply::NotApplied { attempt },
                     };
-                    self.reply(client, ClientReply::NotLeader { attempt, hint });
+                    self.reply(client, reply);
                 }
             }
             Output::Event(e) => {
@@ -677,8 +713,52 @@ impl World {
         let n = &mut self.nodes[i];
         let rid = n.next_request;
         n.next_request += 1;
-        n.requests.insert(rid, (request.client, request.attempt));
-        self.step(i, Input::Propose { id: RequestId(rid), command: request.command });
+        match request.read {
+            Some(key) => {
+                n.requests.insert(rid, (request.client, request.attempt, Some(key)));
+                self.step(i, Input::Read { id: RequestId(rid), wait: true });
+            }
+            None => {
+                n.requests.insert(rid, (request.client, request.attempt, None));
+                self.step(i, Input::Propose { id: RequestId(rid), command: request.command });
+            }
+        }
+    }
+
+    /// Answers reads whose index the state machine has applied: the host
+    /// serves a read once it has applied up to its read index.
+    fn serve_waiting_reads(&mut self, i: usize) {
+        let applied = self.nodes[i].kv.applied_index();
+        if self.nodes[i].reads_waiting.iter().all(|r| r.0 > applied) {
+            return;
+        }
+        let waiting = core::mem::take(&mut self.nodes[i].reads_waiting);
+        for (index, client, attempt, key) in waiting {
+            if index <= applied {
+                let value = self.nodes[i].kv.read(&key);
+                self.reply(client, ClientReply::ReadValue { attempt, value });
+            } else {
+                self.nodes[i].reads_waiting.push((index, client, attempt, key));
+            }
+        }
+    }
+
+    fn nemesis_transfer(&mut self) {
+        if !self.faults_active {
+            return;
+        }
+        if let Some(leader) = self.current_leader() {
+            let n = self.nodes.len() as u64;
+            let to = NodeId(1 + self.rng.below(n));
+            let i = leader.0 as usize - 1;
+            if to != leader && !self.nodes[i].paused {
+                // Ids with the top bit set are the nemesis's own.
+                let rid = RequestId(1 << 63 | self.seq);
+                self.step(i, Input::TransferLeadership { id: rid, to });
+            }
+        }
+        let at = self.now + self.exp(self.params.transfer_every_ns);
+        self.schedule(at, Ev::Transfer);
     }
 
     fn reply(&mut self, client: usize, reply: ClientReply) {
@@ -697,6 +777,7 @@ impl World {
         n.missed_ticks = 0;
         n.held.clear();
         n.requests.clear();
+        n.reads_waiting.clear();
         n.proposals.clear();
         let _ = n.disk.crash(&mut self.rng);
         self.checker.on_crash(n.id);
@@ -943,14 +1024,38 @@ impl World {
         }
     }
 
+    /// The timeout of the client's next attempt: the base timeout, doubled
+    /// with every attempt already made (capped at 16 times), so that an
+    /// impatient client still completes when operations are slow.
+    fn attempt_timeout(&self, c: usize) -> u64 {
+        let made = match &self.clients[c].state {
+            ClientState::Running(r) => r.attempts.saturating_sub(1),
+            _ => 0,
+        };
+        self.params.client_timeout_ns << made.min(4)
+    }
+
+    fn current_read_key(&self, c: usize) -> Option<String> {
+        match &self.clients[c].state {
+            ClientState::Running(r) => r.read_key.clone(),
+            _ => None,
+        }
+    }
+
     fn send_request(&mut self, c: usize, attempt: u32, command: Bytes) {
-        let node = self.target_node(c);
+        let read = self.current_read_key(c);
+        let node = if read.is_some() && self.rng.chance(1, 2) {
+            // Reads go to any node, followers included, half of the time.
+            self.rng.below(self.nodes.len() as u64) as usize
+        } else {
+            self.target_node(c)
+        };
         let latency = self.latency();
         self.schedule(
             self.now + latency,
-            Ev::ClientArrive { node, request: ClientRequest { client: c, attempt, command } },
+            Ev::ClientArrive { node, request: ClientRequest { client: c, attempt, command, read } },
         );
-        let timeout = self.params.client_timeout_ns;
+        let timeout = self.attempt_timeout(c);
         self.schedule(self.now + timeout, Ev::ClientTimeout { client: c, attempt });
     }
 
@@ -987,7 +1092,7 @@ impl World {
         } else {
             self.clients[c].ops_left -= 1;
             let mut rng = core::mem::replace(&mut self.rng, Rng::new(0));
-            let op = self.clients[c].draw_op(&mut rng, counter);
+            let op = self.clients[c].draw_op(&mut rng, counter, self.params.hot_keys);
             self.rng = rng;
             op
         };
@@ -996,7 +1101,8 @@ impl World {
         let (key, request) = request_of(&op);
         let invoke = request.invoke_event(history_id, c as u64, key).with_time(self.now);
         self.history.push(invoke);
-        let command = self.clients[c].start(op, history_id);
+        let read_path = self.options.reads != crate::params::ReadPath::Log;
+        let command = self.clients[c].start(op, history_id, read_path);
         self.next_attempt(c, command);
     }
 
@@ -1030,7 +1136,8 @@ impl World {
                 let attempt = match &reply {
                     ClientReply::Outcome { attempt, .. }
                     | ClientReply::NotLeader { attempt, .. }
-                    | ClientReply::NotApplied { attempt } => *attempt,
+                    | ClientReply::NotApplied { attempt }
+                    | ClientReply::ReadValue { attempt, .. } => *attempt,
                 };
                 if attempt != r.current_attempt {
                     return;
@@ -1044,6 +1151,9 @@ impl World {
                     ClientReply::NotApplied { .. } => {
                         self.clients[c].leader_hint = None;
                         self.retry_or_give_up(c, r, true);
+                    }
+                    ClientReply::ReadValue { value, .. } => {
+                        self.complete_with(c, &r, ApplyOutcome::Applied(OpResult::Value(value)));
                     }
                 }
             }
@@ -1060,20 +1170,26 @@ impl World {
     }
 
     fn schedule_resend(&mut self, c: usize, attempt: u32, command: Bytes, after: u64) {
-        // Resend after a short backoff; modelled as a wake that sends.
-        let node = self.target_node(c);
+        // Resend after a short backoff.
+        let read = self.current_read_key(c);
+        let node = if read.is_some() && self.rng.chance(1, 2) {
+            self.rng.below(self.nodes.len() as u64) as usize
+        } else {
+            self.target_node(c)
+        };
         let latency = self.latency();
         self.schedule(
             self.now + after + latency,
-            Ev::ClientArrive { node, request: ClientRequest { client: c, attempt, command } },
+            Ev::ClientArrive { node, request: ClientRequest { client: c, attempt, command, read } },
         );
-        let timeout = self.params.client_timeout_ns;
+        let timeout = self.attempt_timeout(c);
         self.schedule(self.now + after + timeout, Ev::ClientTimeout { client: c, attempt });
     }
 
     fn retry_or_give_up(&mut self, c: usize, r: Running, backoff: bool) {
         if r.attempts >= self.params.max_attempts {
-            let kind = if r.maybe_applied { EventKind::Info } else { EventKind::Fail };
+            // A read barrier never takes effect: giving up on it is `fail`.
+            let kind = if r.maybe_applied && r.read_key.is_none() { EventKind::Info } else { EventKind::Fail };
             self.record_completion(c, r.history_id, kind, None, Some("gave up"));
             self.clients[c].finish(r.seq);
             self.schedule(self.now, Ev::ClientWake(c));

@@ -78,6 +78,18 @@ struct WorldArgs {
     /// reorder, clock, pause, disk, crash; or `all` or `none`.
     #[arg(long, default_value = "all")]
     faults: String,
+    /// How gets are served: `log` (through the log), `index` (read index,
+    /// at any node) or `lease` (leader lease, falling back to read index).
+    #[arg(long, default_value = "index")]
+    reads: String,
+    /// Extra nemeses: `transfer` (random leadership transfers) or `none`.
+    #[arg(long, default_value = "none")]
+    nemesis: String,
+    /// The largest clock drift, in parts per million, the `clock` fault
+    /// draws. The nodes assume 20000 (2%) when sizing leases; more breaks
+    /// the lease's assumption on purpose.
+    #[arg(long)]
+    clock_drift: Option<u32>,
 }
 
 fn parse_nodes(s: &str) -> Result<usize, String> {
@@ -94,6 +106,14 @@ impl WorldArgs {
         o.clients = self.clients;
         o.ops = self.ops;
         o.faults = FaultSet::parse(&self.faults)?;
+        o.reads = raft_sim::ReadPath::parse(&self.reads)?;
+        o.nemeses = raft_sim::Nemeses::parse(&self.nemesis)?;
+        if let Some(d) = self.clock_drift {
+            if d >= 1_000_000 {
+                return Err(format!("--clock-drift {d}: must be below 1000000 ppm"));
+            }
+            o.clock_drift_ppm = d;
+        }
         Ok(o)
     }
 }
@@ -113,8 +133,14 @@ fn print_report(r: &Report, wall: Duration) {
     let s = &r.stats;
     println!("seed: {}", r.options.seed);
     println!(
-        "world: nodes={} clients={} ops={} faults={}",
-        r.options.nodes, r.options.clients, r.options.ops, r.options.faults
+        "world: nodes={} clients={} ops={} faults={} reads={} nemesis={} clock-drift={}ppm",
+        r.options.nodes,
+        r.options.clients,
+        r.options.ops,
+        r.options.faults,
+        r.options.reads.name(),
+        r.options.nemeses,
+        r.options.clock_drift_ppm
     );
     println!("params: {}", r.params);
     println!("ops: ok={} fail={} info={}", s.ok, s.fail, s.info);
