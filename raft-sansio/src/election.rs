@@ -17,7 +17,7 @@ impl Node {
             return;
         }
         // Learners, removed nodes and nodes waiting to join never campaign.
-        if !self.membership.is_voter(self.config.id) {
+        if !self.membership.is_voter(self.config.id) || self.removed_for_good() {
             self.out.event(Event::CampaignSkipped { reason: CampaignSkipReason::NotAVoter });
             return;
         }
@@ -176,6 +176,10 @@ impl Node {
     }
 
     fn vote_refusal(&self, from: NodeId, term: Term, request: &RequestVote) -> Option<VoteRefusal> {
+        // A node whose removal is committed no longer takes part.
+        if self.removed_for_good() {
+            return Some(VoteRefusal::Removed);
+        }
         // One vote per term; a pre-vote for a later term binds nothing.
         let can_vote = self.vote == Some(from)
             || (self.vote.is_none() && self.leader.is_none())

@@ -94,6 +94,12 @@ pub enum Event {
         /// The first index it needs.
         next: Index,
     },
+    /// The configuration in effect changed (its entry was appended, or one
+    /// was truncated and the one before it is back).
+    ConfigurationChanged {
+        /// The index of the entry that set the configuration now in effect.
+        index: Index,
+    },
     /// A leadership transfer started.
     TransferStarted {
         /// The target.
@@ -131,6 +137,8 @@ pub enum VoteRefusal {
     },
     /// We know a leader for this term.
     LeaderKnown,
+    /// A committed configuration removed us: we no longer vote.
+    Removed,
     /// Equally up-to-date logs, and the candidate's priority is below ours.
     LowerPriority,
 }
@@ -141,6 +149,8 @@ pub enum VoteRefusal {
 pub enum StepDownReason {
     /// It did not hear from a quorum within an election timeout.
     QuorumLost,
+    /// A configuration without it committed.
+    RemovedFromConfiguration,
 }
 
 /// Why an election was not started.

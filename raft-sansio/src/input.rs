@@ -60,6 +60,18 @@ pub enum Input {
         /// The target: a voter other than this node.
         to: NodeId,
     },
+    /// Change the membership (leader only): add, remove, promote and demote
+    /// any set of voters, learners and witnesses at once. Answered by
+    /// `Proposed` (the configuration entry's index and term) or `Rejected`.
+    /// A change of at most one voting member applies directly; a larger one
+    /// (or any with a joint transition) goes through a joint configuration.
+    /// An empty change leaves the joint configuration.
+    ChangeMembership {
+        /// The host's id for the request.
+        id: RequestId,
+        /// The change.
+        change: crate::confchange::MembershipChange,
+    },
     /// Start an election now (pre-vote first when enabled), whatever the
     /// election timer says. In lease read mode, refused while this node heard
     /// from a leader within the minimum election timeout (that leader may

@@ -113,6 +113,7 @@ extern crate alloc;
 #[cfg(test)]
 extern crate std;
 
+mod confchange;
 mod config;
 mod dispatch;
 mod election;
@@ -130,6 +131,7 @@ mod output;
 mod progress;
 mod quorum;
 mod read;
+mod reconfig;
 mod replication;
 mod restore;
 pub mod rng;
@@ -143,6 +145,7 @@ pub use raft_sansio_proto::{
     ConfState, Entry, EntryId, EntryKind, HardState, Index, Message, MessageBody, NodeId, SnapshotMeta, Term,
 };
 
+pub use confchange::{ChangeError, MemberChange, MembershipChange, Transition};
 pub use config::{Config, ConfigError, ReadMode, MAX_INFLIGHT_MSGS_LIMIT};
 pub use entries::Entries;
 pub use event::{CampaignSkipReason, DropReason, Event, MisuseReason, StepDownReason, VoteRefusal};
@@ -150,4 +153,5 @@ pub use input::{Input, RequestId};
 pub use invariants::InvariantViolation;
 pub use node::{Error, Node, PeerProgress, ReplicationState, Role};
 pub use output::{Output, Persist, RejectReason, TransferRefusal};
+pub use reconfig::{MemberRole, MemberView, MembershipView};
 pub use restore::{RestoreError, RestoreRepair, RestoredState};

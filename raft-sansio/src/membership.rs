@@ -44,6 +44,11 @@ impl Membership {
         &self.conf
     }
 
+    /// Whether both have the same voting members in each half.
+    pub(crate) fn same_voters(&self, other: &Membership) -> bool {
+        self.incoming == other.incoming && self.outgoing == other.outgoing
+    }
+
     /// Whether `id` votes in either half.
     pub(crate) fn is_voter(&self, id: NodeId) -> bool {
         self.incoming.binary_search(&id).is_ok() || self.outgoing.binary_search(&id).is_ok()
@@ -72,5 +77,100 @@ impl Membership {
     /// Data voters (voters that are not witnesses) of both halves.
     pub(crate) fn is_data_voter(&self, id: NodeId) -> bool {
         self.conf.voters.binary_search(&id).is_ok() || self.conf.voters_outgoing.binary_search(&id).is_ok()
+    }
+}
+
+/// The configurations the in-memory log holds: the one in effect at the
+/// snapshot (or bootstrap) point, then one per configuration entry, in index
+/// order. A configuration takes effect when its entry is appended (thesis
+/// §4.1), so the latest one rules; truncating its entry restores the one
+/// before; compaction keeps the one in effect at the new snapshot point.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ConfHistory {
+    /// (index of the entry, or of the snapshot, that set it; configuration).
+    /// Invariant: non-empty, indexes strictly increase.
+    entries: Vec<(Index, ConfState)>,
+}
+
+impl ConfHistory {
+    pub(crate) fn new(base_index: Index, base: ConfState) -> ConfHistory {
+        ConfHistory { entries: alloc::vec![(base_index, base)] }
+    }
+
+    /// The latest configuration (the one in effect).
+    pub(crate) fn latest(&self) -> &ConfState {
+        &self.entries[self.entries.len() - 1].1
+    }
+
+    /// The index of the latest configuration entry.
+    pub(crate) fn latest_index(&self) -> Index {
+        self.entries[self.entries.len() - 1].0
+    }
+
+    /// The configuration in effect at `index`.
+    pub(crate) fn at(&self, index: Index) -> &ConfState {
+        let p = self.entries.partition_point(|(i, _)| *i <= index);
+        &self.entries[p.saturating_sub(1)].1
+    }
+
+    /// A configuration entry was appended at `index`.
+    pub(crate) fn push(&mut self, index: Index, conf: ConfState) {
+        debug_assert!(index > self.latest_index());
+        self.entries.push((index, conf));
+    }
+
+    /// Entries at or after `from` were truncated. Returns whether the
+    /// configuration in effect changed.
+    pub(crate) fn truncate_from(&mut self, from: Index) -> bool {
+        let before = self.entries.len();
+        while self.entries.len() > 1 && self.entries[self.entries.len() - 1].0 >= from {
+            self.entries.pop();
+        }
+        self.entries.len() != before
+    }
+
+    /// The log was compacted (or replaced by a snapshot) up to `index`: the
+    /// configuration in effect there becomes the base.
+    pub(crate) fn compact_to(&mut self, index: Index) {
+        let p = self.entries.partition_point(|(i, _)| *i <= index);
+        if p > 1 {
+            self.entries.drain(..p - 1);
+        }
+    }
+
+    /// Replaces everything with a snapshot's configuration.
+    pub(crate) fn reset(&mut self, index: Index, conf: ConfState) {
+        self.entries.clear();
+        self.entries.push((index, conf));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(v: &[u64]) -> ConfState {
+        ConfState::with_voters(v.iter().copied().map(NodeId))
+    }
+
+    #[test]
+    fn history_follows_appends_truncations_and_compaction() {
+        let mut h = ConfHistory::new(Index(0), c(&[1]));
+        h.push(Index(5), c(&[1, 2]));
+        h.push(Index(9), c(&[1, 2, 3]));
+        assert_eq!(h.latest(), &c(&[1, 2, 3]));
+        assert_eq!(h.at(Index(4)), &c(&[1]));
+        assert_eq!(h.at(Index(5)), &c(&[1, 2]));
+        assert_eq!(h.at(Index(8)), &c(&[1, 2]));
+        assert!(h.truncate_from(Index(9)));
+        assert_eq!(h.latest(), &c(&[1, 2]));
+        assert!(!h.truncate_from(Index(9)));
+        h.compact_to(Index(7));
+        assert_eq!(h.at(Index(0)), &c(&[1, 2]), "the base is the one in effect at 7");
+        assert_eq!(h.latest_index(), Index(5));
+        assert!(!h.truncate_from(Index(1)), "the base is never truncated");
+        let m = Membership::new(c(&[1, 2, 3]));
+        assert!(m.is_voter(NodeId(2)));
+        assert!(!m.is_voter(NodeId(4)));
     }
 }

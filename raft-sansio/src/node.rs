@@ -14,7 +14,7 @@ use crate::config::{Config, ConfigError};
 use crate::event::{Event, MisuseReason};
 use crate::input::{Input, RequestId};
 use crate::log::RaftLog;
-use crate::membership::Membership;
+use crate::membership::{ConfHistory, Membership};
 use crate::outbox::Outbox;
 use crate::output::{Output, RejectReason};
 use crate::progress::Progress;
@@ -173,6 +173,8 @@ pub struct Node {
     pub(crate) role: RoleState,
     pub(crate) log: RaftLog,
     pub(crate) membership: Membership,
+    /// The configurations of the log (the latest is `membership`'s).
+    pub(crate) confs: ConfHistory,
     pub(crate) rng: Rng,
     /// Followers and candidates: the randomised election timeout. Leaders:
     /// the check-quorum period.
@@ -248,7 +250,7 @@ impl Node {
         if (hard_state.term, hard_state.vote) != (restored.stored_hard_state.term, restored.stored_hard_state.vote) {
             out.open_persist();
         }
-        let conf = match restored.conf {
+        let base = match restored.snapshot_conf {
             Some(conf) => conf,
             None if restored.empty_store && !config.bootstrap_voters.is_empty() => {
                 let conf = ConfState::with_voters(config.bootstrap_voters.iter().copied());
@@ -260,7 +262,11 @@ impl Node {
             }
             None => ConfState::default(),
         };
-        let _ = restored.snapshot_conf;
+        let mut confs = ConfHistory::new(restored.snapshot.index, base);
+        for (index, conf) in restored.conf_entries {
+            confs.push(index, conf);
+        }
+        let conf = confs.latest().clone();
         let mut node = Node {
             heartbeat: Timeout::new(config.heartbeat_interval_ticks),
             election: Timeout::new(election_after),
@@ -275,6 +281,7 @@ impl Node {
             role: RoleState::Follower,
             log,
             membership: Membership::new(conf),
+            confs,
             rng,
             out,
             shadow: Shadow::default(),
@@ -311,6 +318,7 @@ impl Node {
             Input::ProposeBatch { id, commands } => self.on_propose_batch(id, commands),
             Input::Read { id, wait } => self.on_read(id, wait),
             Input::TransferLeadership { id, to } => self.on_transfer_leadership(id, to),
+            Input::ChangeMembership { id, change } => self.on_change_membership(id, change),
             Input::Campaign => self.on_campaign_input(),
             Input::Persisted { up_to_seq } => self.on_persisted(up_to_seq),
             Input::Applied { index } => self.on_applied(index),
@@ -553,6 +561,7 @@ impl Node {
             return;
         }
         self.log.compact_to(index);
+        self.confs.compact_to(index);
     }
 
     fn on_unreachable(&mut self, peer: NodeId) {

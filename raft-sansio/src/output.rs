@@ -131,6 +131,17 @@ pub enum RejectReason {
     TransferAborted,
     /// The log's index space is exhausted (within 2^32 of `u64::MAX`).
     LogFull,
+    /// A membership change while an earlier one is not yet committed (or the
+    /// leader has not yet committed an entry of its term).
+    MembershipChangeInProgress,
+    /// The membership change itself is impossible.
+    InvalidMembershipChange {
+        /// Why.
+        reason: crate::confchange::ChangeError,
+    },
+    /// A witness leads only to hand over to a data voter: it accepts no
+    /// proposals and serves no reads.
+    WitnessLeader,
 }
 
 /// Why a transfer target was refused.

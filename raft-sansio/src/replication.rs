@@ -340,6 +340,7 @@ impl Node {
             self.broadcast_append(true);
         }
         self.on_leader_commit();
+        self.after_leader_commit();
     }
 
     /// Sends the target of a transfer whatever brings it up to date.
@@ -504,6 +505,7 @@ impl Node {
             }
             self.log.truncate_from(at);
             self.out.on_truncate(at);
+            self.on_entries_truncated(at);
             let persist = self.out.persist();
             // One message per step: nothing of this step was appended yet.
             debug_assert!(persist.entries.is_empty());
@@ -512,6 +514,9 @@ impl Node {
         if skip < entries.len() {
             entries.drain(..skip);
             self.log.append(&entries);
+            if entries.iter().any(|e| e.kind == raft_sansio_proto::EntryKind::ConfChange) {
+                self.on_entries_appended(&entries);
+            }
             let persist = self.out.persist();
             if persist.entries.is_empty() {
                 persist.entries = entries.into();

@@ -140,9 +140,8 @@ pub(crate) struct Restored {
     pub(crate) snapshot_conf: Option<ConfState>,
     pub(crate) entries: VecDeque<Entry>,
     pub(crate) applied: Index,
-    /// The configuration in effect: the last configuration entry's, else the
-    /// snapshot's, else none.
-    pub(crate) conf: Option<ConfState>,
+    /// The configuration entries of the kept log, in index order.
+    pub(crate) conf_entries: Vec<(Index, ConfState)>,
     /// Nothing was stored: a brand-new node.
     pub(crate) empty_store: bool,
     pub(crate) repairs: Vec<RestoreRepair>,
@@ -244,12 +243,16 @@ pub(crate) fn restore(state: RestoredState) -> Result<Restored, RestoreError> {
 
     // The configuration in effect is the last configuration entry's, else
     // the snapshot's (thesis §4.1: a configuration takes effect when
-    // appended).
-    let mut conf = snapshot_conf.clone();
-    if let Some(e) = kept.iter().rev().find(|e| e.kind == EntryKind::ConfChange) {
+    // appended); every configuration entry of the log is kept so that a
+    // truncation can restore the one before.
+    let mut conf_entries = Vec::new();
+    for e in kept.iter().filter(|e| e.kind == EntryKind::ConfChange) {
+        if e.payload_elided {
+            return Err(RestoreError::InvalidConfEntry { at: e.index });
+        }
         let c = decode_conf_state(&e.payload).map_err(|_| RestoreError::InvalidConfEntry { at: e.index })?;
         c.validate().map_err(|_| RestoreError::InvalidConfEntry { at: e.index })?;
-        conf = Some(c);
+        conf_entries.push((e.index, c));
     }
 
     Ok(Restored {
@@ -259,7 +262,7 @@ pub(crate) fn restore(state: RestoredState) -> Result<Restored, RestoreError> {
         snapshot_conf,
         entries: kept,
         applied,
-        conf,
+        conf_entries,
         empty_store,
         repairs,
     })

@@ -178,6 +178,35 @@ impl Cluster {
         c
     }
 
+    /// A new node `id` with an empty store and no bootstrap voters: it waits
+    /// to be added.
+    pub(crate) fn add_host(&mut self, id: u64, tweak: impl Fn(&mut Config)) {
+        let mut c = config(id, 0);
+        c.bootstrap_voters.clear();
+        tweak(&mut c);
+        let node = Node::new(c.clone(), RestoredState::default()).expect("valid");
+        self.hosts.insert(
+            NodeId(id),
+            Host {
+                config: c,
+                node: Some(node),
+                stored: Stored::default(),
+                pending: VecDeque::new(),
+                applied: Vec::new(),
+                events: Vec::new(),
+                results: Vec::new(),
+                sends: Vec::new(),
+            },
+        );
+    }
+
+    /// Proposes a membership change on `id`.
+    pub(crate) fn change(&mut self, id: u64, change: crate::MembershipChange) -> Vec<Output> {
+        let rid = RequestId(self.next_request);
+        self.next_request += 1;
+        self.step(NodeId(id), Input::ChangeMembership { id: rid, change })
+    }
+
     pub(crate) fn ids(&self) -> Vec<NodeId> {
         self.hosts.keys().copied().collect()
     }

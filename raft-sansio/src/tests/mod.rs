@@ -3,6 +3,7 @@
 mod datadriven;
 mod edges;
 pub(crate) mod harness;
+mod membership;
 mod paper;
 mod persistence;
 mod properties;
