@@ -12,8 +12,11 @@
 #
 # Both sides: criterion group `workloads`; each figure is the median point
 # estimate of target/criterion/workloads/<id>/new/estimates.json (ns per
-# iteration). `stats` prints JSON lines with messages per entry and rounds;
-# `w3_rss` prints `peak_rss_kb=N` (VmHWM) at the end.
+# iteration). `stats` prints JSON lines with messages per entry and rounds
+# (W3), and heartbeat rounds per burst of reads (`read_*` ids); `w3_rss`
+# prints `peak_rss_kb=N` (VmHWM) at the end. Read rows: one criterion
+# iteration is a burst of k reads (read_index_kK) or one lease read
+# (read_lease); the table shows reads/s = 1e9 / (ns per read).
 set -euo pipefail
 
 QUICK=0
@@ -181,6 +184,10 @@ W = [
     ("w4", "W4 election, 5 nodes", "us/election", lambda ns: ns / 1000.0, False),
     ("w5a", "W5a leader tick, 4 heartbeats", "ns/tick", per_op, False),
     ("w5b", "W5b follower heartbeat -> response", "ns/hb", per_op, False),
+    ("read_index_k1", "read index, burst of 1 (3 nodes)", "reads/s", lambda ns: 1e9 / ns, True),
+    ("read_index_k16", "read index, burst of 16 (3 nodes)", "reads/s", lambda ns: 16 * 1e9 / ns, True),
+    ("read_index_k256", "read index, burst of 256 (3 nodes)", "reads/s", lambda ns: 256 * 1e9 / ns, True),
+    ("read_lease", "lease read (3 nodes)", "reads/s", lambda ns: 1e9 / ns, True),
     ("floor_a", "floor A: memcpy 128 B into arena", "ns/entry", lambda ns: ns / N, False),
     ("floor_b", "floor B: malloc + memcpy 128 B", "ns/entry", lambda ns: ns / N, False),
     ("floor_c", "floor C: arena, cold", "ns/entry", lambda ns: ns / N, False),
@@ -191,7 +198,7 @@ KNOWN = {w[0]: w for w in W}
 def fmt(v, unit):
     if v is None:
         return "-"
-    if unit == "entries/s":
+    if unit in ("entries/s", "reads/s"):
         return f"{v / 1e6:.2f}M" if v >= 1e6 else f"{v / 1e3:.0f}k"
     if v >= 100:
         return f"{v:.0f}"
@@ -283,6 +290,15 @@ for b in (1, 16, 256):
           f"{g(so, i, 'rounds')} | {g(st, i + '_batch', 'rounds')} / {g(st, i, 'rounds')} |")
 print()
 print(f"W4 messages stepped per election: ours {g(so, 'w4', 'messages')}, raft-rs {g(st, 'w4', 'messages')}")
+print()
+print("Reads: heartbeat rounds (broadcasts) per burst of k reads, and heartbeat responses stepped:")
+print()
+print("| reads | ours rounds | raft-rs rounds | ours responses | raft-rs responses |")
+print("|---|---|---|---|---|")
+for i, label in [("read_index_k1", "read index, k = 1"), ("read_index_k16", "read index, k = 16"),
+                 ("read_index_k256", "read index, k = 256"), ("read_lease", "lease, 1 read")]:
+    print(f"| {label} | {g(so, i, 'rounds')} | {g(st, i, 'rounds')} | "
+          f"{g(so, i, 'responses')} | {g(st, i, 'responses')} |")
 
 
 def mb(kb):
@@ -300,6 +316,6 @@ print(f"| W3 1M run | MB | {mb(ro)} | {mb(rt)} | {ratio(int(ro) if ro else None,
 print(f"| idle baseline (elected cluster) | MB | {mb(roi)} | {mb(rti)} | |")
 print()
 print("Ratios: ours faster / smaller when > 1x (time and RSS: raft-rs / ours; "
-      "entries/s: ours / raft-rs). W3 ratios are against raft-rs with batch_append = true. "
+      "entries/s and reads/s: ours / raft-rs). W3 ratios are against raft-rs with batch_append = true. "
       "MB = 1000 kB of VmHWM.")
 PY

@@ -23,9 +23,9 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 use bytes::Bytes;
-use raft_sansio::proto::{AppendEntries, AppendEntriesResponse, Heartbeat};
+use raft_sansio::proto::{AppendEntries, AppendEntriesResponse, Heartbeat, HeartbeatResponse};
 use raft_sansio::{
-    ConfState, Config, Entry, EntryId, Index, Input, Message, MessageBody, Node, NodeId, Output, Persist,
+    ConfState, Config, Entry, EntryId, Index, Input, Message, MessageBody, Node, NodeId, Output, Persist, ReadMode,
     ReplicationState, RequestId, RestoredState, Role, SnapshotMeta, Term,
 };
 
@@ -54,11 +54,15 @@ pub struct Opts {
     /// behind an append in flight) except in W2, whose chunk proposal must
     /// go out to both followers at once as raft-rs's does.
     pub pipeline_depth: usize,
+    /// `Config::read_mode`: `ReadMode::Index` (the default) except in the
+    /// lease-read workload; lease mode also turns check-quorum on, which it
+    /// requires.
+    pub read_mode: ReadMode,
 }
 
 impl Default for Opts {
     fn default() -> Opts {
-        Opts { broadcast_commit: true, emit_events: false, pipeline_depth: 1 }
+        Opts { broadcast_commit: true, emit_events: false, pipeline_depth: 1, read_mode: ReadMode::Index }
     }
 }
 
@@ -70,11 +74,13 @@ impl Opts {
 }
 
 /// The config of WORKLOADS.md: election 10..20 / heartbeat 1 ticks, 1 MiB per
-/// append, 256 appends in flight, pre-vote and check-quorum off.
+/// append, 256 appends in flight, pre-vote and check-quorum off (on in lease
+/// read mode, which requires it).
 pub fn config(id: u64, opts: Opts) -> Config {
     let mut c = Config::new(NodeId(id), 0x5EED_0000 + id);
     c.pre_vote = false;
-    c.check_quorum = false;
+    c.check_quorum = matches!(opts.read_mode, ReadMode::Lease { .. });
+    c.read_mode = opts.read_mode;
     c.election_timeout_ticks_min = 10;
     c.election_timeout_ticks_max = 20;
     c.heartbeat_interval_ticks = 1;
@@ -196,6 +202,8 @@ pub struct Host {
     pub applied: Index,
     /// `Rejected` outputs seen (none expected).
     pub rejected: u64,
+    /// `ReadReady` outputs, (id, read index), in order; the host clears it.
+    pub reads: Vec<(RequestId, Index)>,
     out: Vec<Output>,
     wbuf: WriteBuf,
 }
@@ -208,6 +216,7 @@ impl Host {
             sm: Sm::default(),
             applied: Index::ZERO,
             rejected: 0,
+            reads: Vec::new(),
             out: Vec::with_capacity(64),
             wbuf: WriteBuf::default(),
         }
@@ -249,6 +258,7 @@ impl Host {
                         }
                     }
                     Output::Rejected { .. } => self.rejected += 1,
+                    Output::ReadReady { id, index } => self.reads.push((id, index)),
                     _ => {}
                 }
             }
@@ -822,6 +832,169 @@ impl W5 {
             self.heartbeats();
             total += t.elapsed();
             self.finish_heartbeats();
+        }
+        total
+    }
+}
+
+// ---------------------------------------------------------------- reads
+
+/// The drift bound of the lease-read workload (1%): with
+/// `election_timeout_ticks_min = 10` the lease is
+/// `ReadMode::max_lease_ticks(10, 10_000)` = 7 ticks.
+pub const LEASE_DRIFT_PPM: u32 = 10_000;
+
+/// Heartbeat rounds and responses of one read-index iteration.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReadCounts {
+    /// Heartbeat broadcasts (rounds) the leader sent.
+    pub rounds: u64,
+    /// Heartbeat responses stepped into the leader.
+    pub responses: u64,
+}
+
+/// Linearizable reads on the leader of an elected 3-node cluster, detached;
+/// the followers are simulated by building their answer to every heartbeat
+/// the leader sends (`HeartbeatResponse` echoing its `read_round`).
+///
+/// Read index (`ReadMode::Index`), one iteration ([`Reads::index_iter`]):
+/// k `Input::Read`s, each with its Ready cycle, then waves of heartbeat
+/// responses (each with its Ready cycle) until the leader sends no more
+/// heartbeats; all k reads must then be `ReadReady`. The clock stops while a
+/// wave's responses are built from the heartbeats of the previous one.
+///
+/// Lease (`ReadMode::Lease`, [`Reads::run_lease`]): one operation is one
+/// `Input::Read` answered at once; the lease is renewed untimed (one tick,
+/// so one heartbeat round, and its responses) every [`CHUNK`] reads; the
+/// leader's tick counter does not move inside the timed loop.
+pub struct Reads {
+    /// The leader.
+    pub leader: Host,
+    sends: Vec<Message>,
+    responses: Vec<Message>,
+    next_id: u64,
+    commit: Index,
+}
+
+impl Reads {
+    /// Setup: elected 3-node cluster (lease mode if `lease`), node 1 (the
+    /// leader) taken out; in lease mode one confirmed round starts the
+    /// lease.
+    pub fn new(lease: bool) -> Reads {
+        let read_mode = if lease {
+            ReadMode::Lease {
+                lease_ticks: ReadMode::max_lease_ticks(10, LEASE_DRIFT_PPM),
+                clock_drift_bound_ppm: LEASE_DRIFT_PPM,
+            }
+        } else {
+            ReadMode::Index
+        };
+        let mut c = Cluster::elected(3, Opts { read_mode, ..Opts::default() });
+        let leader = c.hosts.remove(0);
+        let commit = leader.committed();
+        let mut r =
+            Reads { leader, sends: Vec::with_capacity(64), responses: Vec::with_capacity(64), next_id: 1, commit };
+        if lease {
+            r.renew_lease();
+        }
+        r
+    }
+
+    /// Untimed: one response from its follower to every message sent (all
+    /// must be heartbeats); returns the rounds (broadcasts) they belong to.
+    fn build_responses(&mut self) -> u64 {
+        let mut rounds = 0;
+        let mut last_round = None;
+        for m in self.sends.drain(..) {
+            let MessageBody::Heartbeat(hb) = m.body else { panic!("not a heartbeat: {m:?}") };
+            assert_eq!(m.from, NodeId(1));
+            if last_round != Some(hb.read_round) {
+                rounds += 1;
+                last_round = Some(hb.read_round);
+            }
+            let body = MessageBody::HeartbeatResponse(HeartbeatResponse { read_round: hb.read_round });
+            self.responses.push(message(m.to.0, 1, body));
+        }
+        rounds
+    }
+
+    /// Read index, one iteration of `k` reads; returns the time spent in
+    /// steps + Ready cycles and the rounds / responses it took. Checks
+    /// (untimed) that every read is ready, in order, at the commit index.
+    pub fn index_iter(&mut self, k: u64) -> (Duration, ReadCounts) {
+        let first = self.next_id;
+        self.next_id += k;
+        let mut counts = ReadCounts::default();
+        let t = Instant::now();
+        for id in first..first + k {
+            self.leader.cycle(Input::Read { id: RequestId(id), wait: false }, &mut self.sends);
+        }
+        let mut total = t.elapsed();
+        while !self.sends.is_empty() {
+            counts.rounds += self.build_responses();
+            counts.responses += self.responses.len() as u64;
+            let t = Instant::now();
+            for m in self.responses.drain(..) {
+                self.leader.cycle(Input::Receive(m), &mut self.sends);
+            }
+            total += t.elapsed();
+        }
+        self.check_reads(first, k);
+        (total, counts)
+    }
+
+    /// Read index: `iters` iterations of `k` reads (criterion's
+    /// `iter_custom`).
+    pub fn run_index(&mut self, k: u64, iters: u64) -> Duration {
+        (0..iters).map(|_| self.index_iter(k).0).sum()
+    }
+
+    fn check_reads(&mut self, first: u64, k: u64) {
+        assert_eq!(self.leader.reads.len() as u64, k, "every read confirmed");
+        for (i, &(id, index)) in self.leader.reads.iter().enumerate() {
+            assert_eq!((id, index), (RequestId(first + i as u64), self.commit));
+        }
+        self.leader.reads.clear();
+        assert_eq!(self.leader.rejected, 0);
+        assert_eq!(self.leader.node.role(), Role::Leader);
+    }
+
+    /// Untimed, lease mode: one tick (a heartbeat round goes out) and its
+    /// responses: the lease runs from that tick.
+    pub fn renew_lease(&mut self) {
+        self.leader.cycle(Input::Tick, &mut self.sends);
+        assert_eq!(self.build_responses(), 1, "one heartbeat round per tick");
+        for m in self.responses.drain(..) {
+            self.leader.cycle(Input::Receive(m), &mut self.sends);
+        }
+        assert!(self.sends.is_empty());
+    }
+
+    /// Lease, timed: `k` reads, each with its Ready cycle.
+    #[inline(never)]
+    pub fn lease_reads(&mut self, k: u64) {
+        let first = self.next_id;
+        self.next_id += k;
+        for id in first..first + k {
+            self.leader.cycle(Input::Read { id: RequestId(id), wait: false }, &mut self.sends);
+        }
+    }
+
+    /// Lease: `ops` reads, each answered at once; the lease is renewed
+    /// untimed every [`CHUNK`] reads. Returns the time of the reads.
+    pub fn run_lease(&mut self, ops: u64) -> Duration {
+        let mut total = Duration::ZERO;
+        let mut left = ops;
+        while left > 0 {
+            let k = left.min(CHUNK as u64);
+            left -= k;
+            let first = self.next_id;
+            let t = Instant::now();
+            self.lease_reads(k);
+            total += t.elapsed();
+            assert!(self.sends.is_empty(), "lease reads send nothing");
+            self.check_reads(first, k);
+            self.renew_lease();
         }
         total
     }

@@ -137,12 +137,6 @@ impl ConfHistory {
             self.entries.drain(..p - 1);
         }
     }
-
-    /// Replaces everything with a snapshot's configuration.
-    pub(crate) fn reset(&mut self, index: Index, conf: ConfState) {
-        self.entries.clear();
-        self.entries.push((index, conf));
-    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use raftrs_benches::{
-    floor_arena_pass, floor_b_pass, floor_sources, w3_run, w3_setup, w4_once, Arena, W1, W2, W3_N, W5,
+    floor_arena_pass, floor_b_pass, floor_sources, w3_run, w3_setup, w4_once, Arena, Reads, W1, W2, W3_N, W5,
 };
 
 fn workloads(c: &mut Criterion) {
@@ -70,6 +70,19 @@ fn workloads(c: &mut Criterion) {
     g.bench_function("w5a", |b| b.iter_custom(|n| w5.run_tick(n)));
     g.bench_function("w5b", |b| b.iter_custom(|n| w5.run_heartbeat(n)));
     drop(w5);
+
+    // Reads on the detached leader of an elected 3-node cluster: one
+    // iteration = a burst of k ReadOnlySafe reads until all are confirmed
+    // (reported per read), or one LeaseBased read.
+    for k in [1u64, 16, 256] {
+        let mut r = Reads::new(false);
+        g.throughput(Throughput::Elements(k));
+        g.bench_function(format!("read_index_k{k}").as_str(), |b| b.iter_custom(|n| r.run_index(k, n)));
+    }
+    g.throughput(Throughput::Elements(1));
+    let mut r = Reads::new(true);
+    g.bench_function("read_lease", |b| b.iter_custom(|n| r.run_lease(n)));
+    drop(r);
 
     // Floors: one iteration = one pass of 100,000 entries.
     g.throughput(Throughput::Elements(W3_N));

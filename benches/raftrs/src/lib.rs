@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use raft::eraftpb::{Entry, Message, MessageType};
 use raft::storage::MemStorage;
-use raft::{Config, ProgressState, RawNode, StateRole};
+use raft::{Config, ProgressState, RawNode, ReadOnlyOption, ReadState, StateRole};
 use slog::{o, Discard, Logger};
 
 /// Operations per untimed input-building / compaction chunk.
@@ -45,11 +45,16 @@ pub struct Opts {
     pub batch_append: bool,
     /// `Config::skip_bcast_commit` (library default false).
     pub skip_bcast_commit: bool,
+    /// `Config::read_only_option = LeaseBased` with `check_quorum = true`
+    /// (which it requires); else the default `Safe`, check-quorum off.
+    pub lease_reads: bool,
 }
 
 /// The config of WORKLOADS.md: election 10 / heartbeat 1 ticks, 1 MiB per
-/// MsgAppend, 256 in-flight messages, pre-vote and check-quorum off.
+/// MsgAppend, 256 in-flight messages, pre-vote and check-quorum off (on for
+/// lease reads, which require it).
 pub fn config(id: u64, opts: Opts) -> Config {
+    let read_only_option = if opts.lease_reads { ReadOnlyOption::LeaseBased } else { ReadOnlyOption::Safe };
     Config {
         id,
         election_tick: 10,
@@ -57,7 +62,8 @@ pub fn config(id: u64, opts: Opts) -> Config {
         max_size_per_msg: 1024 * 1024,
         max_inflight_msgs: 256,
         pre_vote: false,
-        check_quorum: false,
+        check_quorum: opts.lease_reads,
+        read_only_option,
         skip_bcast_commit: opts.skip_bcast_commit,
         batch_append: opts.batch_append,
         ..Config::default()
@@ -91,6 +97,8 @@ pub struct Node {
     pub rn: RawNode<MemStorage>,
     /// The applied-entry counter and checksum.
     pub sm: Sm,
+    /// The read states of every Ready, in order; the host clears it.
+    pub reads: Vec<ReadState>,
 }
 
 impl Node {
@@ -99,7 +107,7 @@ impl Node {
         let voters: Vec<u64> = (1..=n).collect();
         let storage = MemStorage::new_with_conf_state((voters, vec![]));
         let rn = RawNode::new(&config(id, opts), storage, logger).expect("RawNode::new");
-        Node { rn, sm: Sm::default() }
+        Node { rn, sm: Sm::default(), reads: Vec::new() }
     }
 
     /// Last log index.
@@ -144,6 +152,9 @@ impl Node {
 
         if !ready.messages().is_empty() {
             out.extend(ready.take_messages());
+        }
+        if !ready.read_states().is_empty() {
+            self.reads.append(&mut ready.take_read_states());
         }
         if !ready.snapshot().is_empty() {
             let s = ready.snapshot().clone();
@@ -590,6 +601,157 @@ impl W5 {
 impl Default for W5 {
     fn default() -> Self {
         W5::new()
+    }
+}
+
+// ---------------------------------------------------------------- reads
+
+/// Heartbeat rounds and responses of one read-index iteration.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReadCounts {
+    /// Heartbeat broadcasts (rounds) the leader sent.
+    pub rounds: u64,
+    /// Heartbeat responses stepped into the leader.
+    pub responses: u64,
+}
+
+/// Linearizable reads on the leader of an elected 3-node cluster, detached;
+/// the followers are simulated by building their answer to every heartbeat
+/// the leader sends (MsgHeartbeatResponse with the heartbeat's context, as
+/// raft-rs's `handle_heartbeat` builds it).
+///
+/// ReadOnlySafe, one iteration ([`Reads::index_iter`]): k `read_index(ctx)`
+/// calls (8-byte context = the read's id, built untimed), each with its
+/// Ready cycle, then waves of heartbeat responses (each with its Ready
+/// cycle) until the leader sends no more heartbeats; all k reads must then
+/// be `ReadState`s. Each `read_index` broadcasts its own heartbeat round. The
+/// clock stops while a wave's responses are built.
+///
+/// LeaseBased ([`Reads::run_lease`]): one operation is one `read_index`
+/// whose ReadState comes out in the next Ready, with no messages.
+pub struct Reads {
+    /// The leader.
+    pub leader: Node,
+    sends: Vec<Message>,
+    responses: Vec<Message>,
+    ctxs: Vec<Vec<u8>>,
+    next_id: u64,
+    commit: u64,
+}
+
+impl Reads {
+    /// Setup: elected 3-node cluster (LeaseBased + check_quorum if
+    /// `lease`), node 1 (the leader) taken out.
+    pub fn new(lease: bool) -> Reads {
+        let mut c = Cluster::elected(3, Opts { lease_reads: lease, ..Opts::default() });
+        let leader = c.nodes.remove(0);
+        let commit = leader.committed();
+        Reads {
+            leader,
+            sends: Vec::with_capacity(64),
+            responses: Vec::with_capacity(64),
+            ctxs: Vec::with_capacity(CHUNK),
+            next_id: 1,
+            commit,
+        }
+    }
+
+    /// Untimed: the contexts of the next `k` reads.
+    fn prepare(&mut self, k: u64) -> u64 {
+        let first = self.next_id;
+        self.next_id += k;
+        self.ctxs.extend((first..first + k).map(|id| id.to_le_bytes().to_vec()));
+        first
+    }
+
+    /// Untimed: one response from its follower to every message sent (all
+    /// must be heartbeats); returns the rounds (broadcasts) they belong to.
+    fn build_responses(&mut self) -> u64 {
+        let mut rounds = 0;
+        let mut last_ctx = None;
+        for mut m in self.sends.drain(..) {
+            assert_eq!(m.get_msg_type(), MessageType::MsgHeartbeat, "not a heartbeat: {m:?}");
+            assert_eq!(m.from, 1);
+            if last_ctx.as_ref() != Some(&m.context) {
+                rounds += 1;
+                last_ctx = Some(m.context.clone());
+            }
+            let mut r = msg(MessageType::MsgHeartbeatResponse, m.to, 1);
+            r.context = m.take_context();
+            self.responses.push(r);
+        }
+        rounds
+    }
+
+    /// ReadOnlySafe, one iteration of `k` reads; returns the time spent in
+    /// `read_index` / `step` + Ready cycles and the rounds / responses it
+    /// took. Checks (untimed) that every read is ready, in order, at the
+    /// commit index.
+    pub fn index_iter(&mut self, k: u64) -> (Duration, ReadCounts) {
+        let first = self.prepare(k);
+        let mut counts = ReadCounts::default();
+        let t = Instant::now();
+        for ctx in self.ctxs.drain(..) {
+            self.leader.rn.read_index(ctx);
+            self.leader.ready_cycle(&mut self.sends);
+        }
+        let mut total = t.elapsed();
+        while !self.sends.is_empty() {
+            counts.rounds += self.build_responses();
+            counts.responses += self.responses.len() as u64;
+            let t = Instant::now();
+            for m in self.responses.drain(..) {
+                self.leader.rn.step(m).expect("step");
+                self.leader.ready_cycle(&mut self.sends);
+            }
+            total += t.elapsed();
+        }
+        self.check_reads(first, k);
+        (total, counts)
+    }
+
+    /// ReadOnlySafe: `iters` iterations of `k` reads (criterion's
+    /// `iter_custom`).
+    pub fn run_index(&mut self, k: u64, iters: u64) -> Duration {
+        (0..iters).map(|_| self.index_iter(k).0).sum()
+    }
+
+    fn check_reads(&mut self, first: u64, k: u64) {
+        assert_eq!(self.leader.reads.len() as u64, k, "every read confirmed");
+        for (i, rs) in self.leader.reads.iter().enumerate() {
+            assert_eq!(rs.request_ctx, (first + i as u64).to_le_bytes());
+            assert_eq!(rs.index, self.commit);
+        }
+        self.leader.reads.clear();
+        assert_eq!(self.leader.rn.raft.state, StateRole::Leader);
+        assert_eq!(self.leader.rn.raft.read_only.pending_read_count(), 0);
+    }
+
+    /// LeaseBased, timed: the prepared reads, each with its Ready cycle.
+    #[inline(never)]
+    pub fn lease_reads(&mut self) {
+        for ctx in self.ctxs.drain(..) {
+            self.leader.rn.read_index(ctx);
+            self.leader.ready_cycle(&mut self.sends);
+        }
+    }
+
+    /// LeaseBased: `ops` reads, each answered at once. Returns the time of
+    /// the reads.
+    pub fn run_lease(&mut self, ops: u64) -> Duration {
+        let mut total = Duration::ZERO;
+        let mut left = ops;
+        while left > 0 {
+            let k = left.min(CHUNK as u64);
+            left -= k;
+            let first = self.prepare(k);
+            let t = Instant::now();
+            self.lease_reads();
+            total += t.elapsed();
+            assert!(self.sends.is_empty(), "lease reads send nothing");
+            self.check_reads(first, k);
+        }
+        total
     }
 }
 
