@@ -270,10 +270,12 @@ impl Host {
     }
 
     /// Untimed log compaction: tells the node what the state machine
-    /// applied, then compacts up to `index`.
+    /// applied, reports a snapshot there (raft-rs's side compacts its
+    /// storage the same way), then drops the trailing entries too.
     pub fn compact(&mut self, index: Index) {
         let mut sink: Vec<Message> = Vec::new();
         self.cycle(Input::Applied { index }, &mut sink);
+        self.cycle(Input::SnapshotTaken { index, data: bytes::Bytes::new() }, &mut sink);
         self.cycle(Input::Compact { index }, &mut sink);
         assert!(sink.is_empty());
         assert_eq!(self.node.first_index(), index.next(), "compaction");

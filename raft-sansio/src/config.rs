@@ -81,6 +81,12 @@ pub struct Config {
     /// The voters of a brand-new cluster, used only when the store is empty
     /// (then the node persists them as the configuration at index 0).
     pub bootstrap_voters: Vec<NodeId>,
+    /// Snapshots go to followers in chunks of this many bytes.
+    pub snapshot_chunk_bytes: u64,
+    /// When the host reports a snapshot, the log keeps this many entries
+    /// before the snapshot's index, so that slightly lagging followers
+    /// still catch up from the log.
+    pub snapshot_trailing_entries: u64,
     /// How linearizable reads are confirmed: by a heartbeat round
     /// ([`ReadMode::Index`], the default) or by a leader lease.
     pub read_mode: ReadMode,
@@ -166,6 +172,8 @@ impl Config {
             emit_events: true,
             bootstrap_voters: Vec::new(),
             read_mode: ReadMode::Index,
+            snapshot_chunk_bytes: 1 << 20,
+            snapshot_trailing_entries: 1024,
             max_pending_reads: 10_000,
         }
     }
@@ -211,6 +219,9 @@ impl Config {
         }
         if self.append_pipeline_depth == 0 {
             return Err(ConfigError::Zero { field: "append_pipeline_depth" });
+        }
+        if self.snapshot_chunk_bytes == 0 {
+            return Err(ConfigError::Zero { field: "snapshot_chunk_bytes" });
         }
         if self.max_pending_reads == 0 {
             return Err(ConfigError::Zero { field: "max_pending_reads" });

@@ -36,11 +36,9 @@ impl Node {
         // raising our term).
         match &message.body {
             MessageBody::AppendEntries(ae) => crate::replication::check_append_entries(message.term, ae)?,
+            MessageBody::InstallSnapshot(is) => crate::snapshot::check_install_snapshot(message.term, is)?,
             // Leaders and real candidates exist only from term 1 on.
-            MessageBody::Heartbeat(_)
-            | MessageBody::InstallSnapshot(_)
-            | MessageBody::TimeoutNow
-            | MessageBody::RequestVote(_)
+            MessageBody::Heartbeat(_) | MessageBody::TimeoutNow | MessageBody::RequestVote(_)
                 if message.term == Term::ZERO =>
             {
                 return Err(DropReason::InvalidTerm)
@@ -124,6 +122,14 @@ impl Node {
                 let m = self.message(from, MessageBody::RequestVoteResponse(reply));
                 self.out.send(m);
             }
+            MessageBody::InstallSnapshot(is) => {
+                let reply = raft_sansio_proto::InstallSnapshotResponse {
+                    id: is.id,
+                    status: raft_sansio_proto::SnapshotStatus::Rejected,
+                };
+                let m = self.message(from, MessageBody::InstallSnapshotResponse(reply));
+                self.out.send(m);
+            }
             _ => {}
         }
     }
@@ -135,6 +141,7 @@ impl Node {
             MessageBody::HeartbeatResponse(resp) => self.on_heartbeat_response(from, resp),
             MessageBody::ForwardProposal(fp) => self.on_forward_proposal(from, fp),
             MessageBody::ReadIndex(r) => self.on_read_index(from, r),
+            MessageBody::InstallSnapshotResponse(resp) => self.on_install_snapshot_response(from, resp),
             // Two leaders in one term cannot happen (Election Safety): the
             // sender is forged or broken.
             MessageBody::AppendEntries(_) | MessageBody::Heartbeat(_) | MessageBody::InstallSnapshot(_) => {
@@ -154,7 +161,9 @@ impl Node {
                 self.step_follower(Message { from, to: self.config.id, term, body });
             }
             MessageBody::RequestVoteResponse(resp) => self.on_request_vote_response(from, term, resp),
-            MessageBody::AppendEntriesResponse(_) | MessageBody::HeartbeatResponse(_) => {
+            MessageBody::AppendEntriesResponse(_)
+            | MessageBody::HeartbeatResponse(_)
+            | MessageBody::InstallSnapshotResponse(_) => {
                 self.drop_message(from, body.name(), DropReason::StaleResponse);
             }
             MessageBody::ReadIndex(r) => self.on_read_index(from, r),
@@ -184,11 +193,13 @@ impl Node {
         match body {
             MessageBody::AppendEntries(ae) => self.on_append_entries(from, ae),
             MessageBody::Heartbeat(hb) => self.on_heartbeat(from, hb),
+            MessageBody::InstallSnapshot(is) => self.on_install_snapshot(from, *is),
             MessageBody::TimeoutNow => self.on_timeout_now(from),
             MessageBody::ReadIndex(r) => self.on_read_index(from, r),
             MessageBody::ReadIndexResponse(r) => self.on_read_index_response(from, r),
             MessageBody::AppendEntriesResponse(_)
             | MessageBody::HeartbeatResponse(_)
+            | MessageBody::InstallSnapshotResponse(_)
             | MessageBody::RequestVoteResponse(_) => self.drop_message(from, body.name(), DropReason::StaleResponse),
             _ => self.drop_message(from, body.name(), DropReason::Unsupported),
         }

@@ -204,6 +204,9 @@ pub enum DropReason {
     ConflictBelowCommit,
     /// A message this version does not handle yet.
     Unsupported,
+    /// A snapshot chunk whose id, metadata, offsets or configuration do not
+    /// fit together.
+    MalformedSnapshot,
 }
 
 /// How the host misused the API.
@@ -235,5 +238,34 @@ pub enum MisuseReason {
     UnknownPeer {
         /// The reported node.
         peer: NodeId,
+    },
+    /// `Compact` beyond the latest snapshot: a follower that needed the
+    /// dropped entries could not be caught up by any snapshot.
+    CompactBeyondSnapshot {
+        /// The requested index.
+        index: Index,
+        /// The latest snapshot's last index.
+        snapshot: Index,
+    },
+    /// `SnapshotTaken` beyond the applied index.
+    SnapshotBeyondApplied {
+        /// The snapshot's index.
+        index: Index,
+        /// The applied index.
+        applied: Index,
+    },
+    /// `SnapshotTaken` at or below the latest snapshot.
+    SnapshotNotNewer {
+        /// The snapshot's index.
+        index: Index,
+        /// The latest snapshot's last index.
+        snapshot: Index,
+    },
+    /// `SnapshotData` for a snapshot that is not the latest.
+    SnapshotDataMismatch {
+        /// The entry given.
+        last: raft_sansio_proto::EntryId,
+        /// The latest snapshot's last entry.
+        snapshot: raft_sansio_proto::EntryId,
     },
 }

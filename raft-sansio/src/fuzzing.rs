@@ -16,8 +16,9 @@ use alloc::vec::Vec;
 use arbitrary::{Arbitrary, Unstructured};
 use bytes::Bytes;
 use raft_sansio_proto::{
-    AppendEntries, AppendEntriesResponse, Entry, EntryId, HardState, Heartbeat, HeartbeatResponse, Index, Message,
-    MessageBody, NodeId, RequestVote, RequestVoteResponse, SnapshotMeta, Term,
+    AppendEntries, AppendEntriesResponse, Entry, EntryId, HardState, Heartbeat, HeartbeatResponse, Index,
+    InstallSnapshot, InstallSnapshotResponse, Message, MessageBody, NodeId, RequestVote, RequestVoteResponse,
+    SnapshotId, SnapshotMeta, SnapshotStatus, Term,
 };
 
 use crate::{Config, Input, Node, Output, Persist, RequestId, RestoredState, Role};
@@ -42,6 +43,33 @@ pub enum Op {
     Applied(u8),
     /// `Compact` at the applied index minus `back % 4` (or beyond it).
     Compact(u8),
+    /// `SnapshotTaken` at the applied index minus `back % 3`.
+    SnapshotTaken(u8),
+    /// A snapshot chunk from a peer acting as leader, for a snapshot
+    /// `ahead % 6` entries past our commit index (0 is stale).
+    InstallSnapshot {
+        /// The sender.
+        from: u8,
+        /// Term offset from ours.
+        term: i8,
+        /// How far past our commit the snapshot ends.
+        ahead: u8,
+        /// Whether its last entry matches our log's.
+        matching: bool,
+        /// Chunk position: which third of the snapshot.
+        part: u8,
+        /// Total length, `total % 16 + 1`.
+        total: u8,
+    },
+    /// An answer to the latest snapshot chunk sent to a peer.
+    SnapshotResponse {
+        /// The peer.
+        from: u8,
+        /// Receiving, installed or rejected.
+        kind: u8,
+        /// Offset or index back from the fitting value.
+        back: u8,
+    },
     /// `ReportUnreachable` for peer `p % 4 + 1`.
     Unreachable(u8),
     /// A vote (or pre-vote) grant or refusal from a peer. When `fitting`,
@@ -130,7 +158,8 @@ impl<'a> Arbitrary<'a> for Op {
             36..=45 => Op::Propose(b(u)?),
             46..=48 => Op::ProposeBatch(b(u)?),
             49..=51 => Op::Applied(b(u)?),
-            52..=53 => Op::Compact(b(u)?),
+            52 => Op::Compact(b(u)?),
+            53 => Op::SnapshotTaken(b(u)?),
             54 => Op::Unreachable(b(u)?),
             55..=68 => Op::VoteResponse {
                 from: b(u)?,
@@ -154,13 +183,23 @@ impl<'a> Arbitrary<'a> for Op {
                 commit: i8::arbitrary(u)?,
             },
             79..=81 => Op::Heartbeat { from: b(u)?, term: i8::arbitrary(u)?, commit: i8::arbitrary(u)? },
-            82..=92 => Op::AppendResponse {
+            82..=91 => Op::AppendResponse {
                 from: b(u)?,
                 success: u.ratio(4u8, 5u8)?,
                 back: if u.ratio(3u8, 4u8)? { 0 } else { b(u)? },
             },
+            92 => Op::SnapshotResponse { from: b(u)?, kind: b(u)?, back: b(u)? },
             93..=95 => Op::HeartbeatResponse { from: b(u)? },
-            96..=97 => Op::Raw(Message::arbitrary(u)?),
+            96 => Op::Raw(Message::arbitrary(u)?),
+            97 => Op::InstallSnapshot {
+                from: b(u)?,
+                term: i8::arbitrary(u)?,
+                ahead: b(u)?,
+                matching: bool::arbitrary(u)?,
+                part: b(u)?,
+                total: b(u)?,
+            },
+
             _ => Op::Restart,
         })
     }
@@ -258,8 +297,10 @@ pub fn step_ops(ops: &[Op]) -> StepStats {
     // The last index of the latest append sent to each peer (by id), so
     // that acks answer what is really in flight.
     let mut sent = [Index::ZERO; 5];
+    // The latest snapshot chunk sent to each peer: its id and end offset.
+    let mut chunks_sent: [Option<(SnapshotId, u64)>; 5] = [None; 5];
     for op in ops.iter().take(2048) {
-        let inputs = inputs_for(op, &node, &pending, &sent, &mut request);
+        let mut inputs: VecDeque<Input> = inputs_for(op, &node, &pending, &sent, &chunks_sent, &mut request).into();
         if matches!(op, Op::Restart) {
             pending.clear();
             let state = RestoredState {
@@ -272,7 +313,7 @@ pub fn step_ops(ops: &[Op]) -> StepStats {
             applied_last = None;
             continue;
         }
-        for input in inputs {
+        while let Some(input) = inputs.pop_front() {
             if let Input::Persisted { up_to_seq } = input {
                 while pending.front().is_some_and(|p| p.seq <= up_to_seq) {
                     if let Some(p) = pending.pop_front() {
@@ -299,14 +340,30 @@ pub fn step_ops(ops: &[Op]) -> StepStats {
                             applied_last = Some(e.index);
                         }
                     }
+                    Output::ApplySnapshot { meta } => {
+                        assert!(meta.last.index <= node.commit_index(), "snapshot beyond commit");
+                        assert!(applied_last.is_none_or(|a| a < meta.last.index), "snapshot behind applied");
+                        applied_last = Some(meta.last.index);
+                    }
+                    Output::SnapshotDataNeeded { last } => {
+                        inputs.push_back(Input::SnapshotData { last, data: Bytes::from_static(b"restored bytes") });
+                    }
                     Output::Send { to, message } => {
                         assert_eq!(to, message.to);
                         assert_eq!(message.from, NodeId(1));
                         assert_ne!(to, NodeId(1));
-                        if let MessageBody::AppendEntries(ae) = &message.body {
-                            if let Some(slot) = sent.get_mut(to.0 as usize) {
-                                *slot = ae.prev.index.plus(ae.entries.len() as u64);
+                        match &message.body {
+                            MessageBody::AppendEntries(ae) => {
+                                if let Some(slot) = sent.get_mut(to.0 as usize) {
+                                    *slot = ae.prev.index.plus(ae.entries.len() as u64);
+                                }
                             }
+                            MessageBody::InstallSnapshot(is) => {
+                                if let Some(slot) = chunks_sent.get_mut(to.0 as usize) {
+                                    *slot = Some((is.id, is.offset + is.data.len() as u64));
+                                }
+                            }
+                            _ => {}
                         }
                     }
                     _ => {}
@@ -331,7 +388,14 @@ pub fn step_ops(ops: &[Op]) -> StepStats {
     stats
 }
 
-fn inputs_for(op: &Op, node: &Node, pending: &VecDeque<Persist>, sent: &[Index; 5], request: &mut u64) -> Vec<Input> {
+fn inputs_for(
+    op: &Op,
+    node: &Node,
+    pending: &VecDeque<Persist>,
+    sent: &[Index; 5],
+    chunks_sent: &[Option<(SnapshotId, u64)>; 5],
+    request: &mut u64,
+) -> Vec<Input> {
     let me = NodeId(1);
     let term = node.term();
     let last = node.last_entry_id();
@@ -373,6 +437,46 @@ fn inputs_for(op: &Op, node: &Node, pending: &VecDeque<Persist>, sent: &[Index; 
             let index =
                 if *back == 255 { applied.plus(2) } else { Index(applied.0.saturating_sub(u64::from(back % 4))) };
             alloc::vec![Input::Compact { index }]
+        }
+        Op::SnapshotTaken(back) => {
+            let index = Index(node.applied_index().0.saturating_sub(u64::from(back % 3)));
+            alloc::vec![Input::SnapshotTaken { index, data: Bytes::from_static(b"snapshot bytes") }]
+        }
+        Op::InstallSnapshot { from, term: dt, ahead, matching, part, total } => {
+            let t = offset_term(term, *dt).max(Term(1));
+            let index = node.commit_index().plus(u64::from(ahead % 6));
+            let last_term = match node.term_at(index) {
+                Some(ours) if *matching => ours,
+                _ => t,
+            };
+            let last = EntryId::new(last_term.max(Term(1)).min(t), index.max(Index(1)));
+            let total = u64::from(total % 16) + 1;
+            let third = total.div_ceil(3);
+            let offset = (u64::from(part % 3) * third).min(total);
+            let end = (offset + third).min(total);
+            static ZEROS: [u8; 16] = [0; 16];
+            let conf_state = node.membership().clone();
+            let body = MessageBody::InstallSnapshot(alloc::boxed::Box::new(InstallSnapshot {
+                id: SnapshotId { leader_term: t, last },
+                meta: SnapshotMeta { last, conf_state },
+                offset,
+                total_len: total,
+                last_chunk: end == total,
+                data: Bytes::from_static(&ZEROS[offset as usize..end as usize]),
+            }));
+            alloc::vec![Input::Receive(msg(*from, t, body))]
+        }
+        Op::SnapshotResponse { from, kind, back } => {
+            let Some((id, end)) = chunks_sent[peer(*from).0 as usize] else { return Vec::new() };
+            let status = match kind % 3 {
+                0 => SnapshotStatus::Receiving { next_offset: end.saturating_sub(u64::from(back % 3)) },
+                1 => SnapshotStatus::Installed {
+                    match_index: Index(id.last.index.0.saturating_sub(u64::from(back % 2))),
+                },
+                _ => SnapshotStatus::Rejected,
+            };
+            let body = MessageBody::InstallSnapshotResponse(InstallSnapshotResponse { id, status });
+            alloc::vec![Input::Receive(msg(*from, term, body))]
         }
         Op::Unreachable(p) => alloc::vec![Input::ReportUnreachable { peer: NodeId(u64::from(p % 5)) }],
         Op::VoteResponse { from, fitting, pre_vote, granted } => {

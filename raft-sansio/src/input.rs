@@ -95,6 +95,25 @@ pub enum Input {
         /// The new first compacted index.
         index: Index,
     },
+    /// The host took a snapshot of its state machine at `index` (at most
+    /// the applied index, beyond the current snapshot). Answered by a
+    /// `Persist` of the snapshot's metadata (its last entry and the
+    /// configuration in effect there) for the host to store beside `data`;
+    /// the log is then compacted up to `index` minus
+    /// `Config::snapshot_trailing_entries`.
+    SnapshotTaken {
+        /// The snapshot's last index.
+        index: Index,
+        /// The snapshot's bytes (kept as a handle to send to followers).
+        data: Bytes,
+    },
+    /// The data of the snapshot asked for by `Output::SnapshotDataNeeded`.
+    SnapshotData {
+        /// The snapshot's last entry, as asked.
+        last: raft_sansio_proto::EntryId,
+        /// Its bytes.
+        data: Bytes,
+    },
     /// The transport could not deliver to `peer`; the leader stops
     /// streaming to it and probes again.
     ReportUnreachable {

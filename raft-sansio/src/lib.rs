@@ -135,6 +135,7 @@ mod reconfig;
 mod replication;
 mod restore;
 pub mod rng;
+mod snapshot;
 #[cfg(test)]
 mod tests;
 mod timer;
@@ -152,6 +153,6 @@ pub use event::{CampaignSkipReason, DropReason, Event, MisuseReason, StepDownRea
 pub use input::{Input, RequestId};
 pub use invariants::InvariantViolation;
 pub use node::{Error, Node, PeerProgress, ReplicationState, Role};
-pub use output::{Output, Persist, RejectReason, TransferRefusal};
+pub use output::{Output, Persist, RejectReason, SnapshotChunk, TransferRefusal};
 pub use reconfig::{MemberRole, MemberView, MembershipView};
 pub use restore::{RestoreError, RestoreRepair, RestoredState};

@@ -279,6 +279,21 @@ impl RaftLog {
         self.snapshot = EntryId { term, index };
     }
 
+    /// Replaces the whole log by a snapshot ending at `last` (whose entry
+    /// this log does not hold). Nothing in memory is durable above the new
+    /// base until the install's Persist is.
+    pub(crate) fn reset_to_snapshot(&mut self, last: EntryId) {
+        self.entries.clear();
+        self.snapshot = last;
+        self.persisted = self.persisted.min(last.index.prev());
+    }
+
+    /// The host was handed the snapshot ending at `index` to restore: every
+    /// entry up to it counts as emitted for applying.
+    pub(crate) fn snapshot_applied(&mut self, index: Index) {
+        self.apply_emitted = self.apply_emitted.max(index);
+    }
+
     /// Checks the structural invariants in O(1) (first and last entry only);
     /// `full` walks the whole log.
     pub(crate) fn check(&self, full: bool) -> Result<(), &'static str> {

@@ -54,6 +54,13 @@ impl Membership {
         self.incoming.binary_search(&id).is_ok() || self.outgoing.binary_search(&id).is_ok()
     }
 
+    /// Whether `id` is a witness in some half and a data voter in none: it
+    /// holds no state machine.
+    pub(crate) fn is_witness(&self, id: NodeId) -> bool {
+        (self.conf.witnesses.binary_search(&id).is_ok() || self.conf.witnesses_outgoing.binary_search(&id).is_ok())
+            && !self.is_data_voter(id)
+    }
+
     /// Every member, sorted.
     pub(crate) fn members(&self) -> &[NodeId] {
         &self.members

@@ -197,6 +197,8 @@ pub struct Node {
     pub(crate) forwarded_reads: alloc::collections::BTreeMap<u64, crate::read::ForwardedRead>,
     /// The last context used for a forwarded read.
     pub(crate) next_read_context: u64,
+    /// The latest snapshot, the one being received, the one to apply.
+    pub(crate) snaps: crate::snapshot::Snapshots,
 }
 
 impl fmt::Debug for Node {
@@ -262,6 +264,7 @@ impl Node {
             }
             None => ConfState::default(),
         };
+        let snaps = crate::snapshot::Snapshots::new(SnapshotMeta { last: restored.snapshot, conf_state: base.clone() });
         let mut confs = ConfHistory::new(restored.snapshot.index, base);
         for (index, conf) in restored.conf_entries {
             confs.push(index, conf);
@@ -291,6 +294,7 @@ impl Node {
             read_round: 0,
             forwarded_reads: alloc::collections::BTreeMap::new(),
             next_read_context: 0,
+            snaps,
         };
         node.shadow = node.capture_shadow();
         Ok(node)
@@ -323,9 +327,12 @@ impl Node {
             Input::Persisted { up_to_seq } => self.on_persisted(up_to_seq),
             Input::Applied { index } => self.on_applied(index),
             Input::Compact { index } => self.on_compact(index),
+            Input::SnapshotTaken { index, data } => self.on_snapshot_taken(index, data),
+            Input::SnapshotData { last, data } => self.on_snapshot_data(last, data),
             Input::ReportUnreachable { peer } => self.on_unreachable(peer),
         }
         self.release_forwarded_reads();
+        self.release_snapshot_apply();
         self.emit_applies();
         self.out.flush(self.hard_state(), self.log.last_index(), tick);
         debug_assert_eq!(self.check_invariants(), Ok(()), "{self:?}");
@@ -548,20 +555,6 @@ impl Node {
             return;
         }
         self.log.set_applied(index);
-    }
-
-    fn on_compact(&mut self, index: Index) {
-        if index > self.log.applied() {
-            self.out.event(Event::InputIgnored {
-                reason: MisuseReason::CompactBeyondApplied { index, applied: self.log.applied() },
-            });
-            return;
-        }
-        if index <= self.log.snapshot_id().index {
-            return;
-        }
-        self.log.compact_to(index);
-        self.confs.compact_to(index);
     }
 
     fn on_unreachable(&mut self, peer: NodeId) {

@@ -160,6 +160,10 @@ impl Outbox {
             persist.hard_state = Some(hard_state);
             self.last_hard_state = hard_state;
         }
+        // A chunk alone need not be synced: a follower that loses it in a
+        // crash asks for the snapshot from the start (the core forgets a
+        // partial snapshot on restart), and the metadata that makes a
+        // snapshot the log's base comes with the last chunk and syncs.
         persist.must_sync = term_or_vote_changed
             || persist.snapshot.is_some()
             || persist.truncate_from.is_some()

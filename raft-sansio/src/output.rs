@@ -14,6 +14,21 @@ use crate::input::RequestId;
 #[must_use = "an output the host ignores is lost: persist, send, apply or report it"]
 #[non_exhaustive]
 pub enum Output {
+    /// Restore the state machine from the snapshot the host received in
+    /// `Persist::snapshot_chunk`s (and made the base of the log with
+    /// `Persist::snapshot`): every entry up to `meta.last.index` is in it.
+    /// Emitted once that Persist is acknowledged, before any `Apply` of a
+    /// later entry.
+    ApplySnapshot {
+        /// The snapshot's metadata.
+        meta: SnapshotMeta,
+    },
+    /// The leader must send its snapshot at `last` to a follower but has
+    /// no data for it (after a restart): step `Input::SnapshotData`.
+    SnapshotDataNeeded {
+        /// The snapshot's last entry.
+        last: raft_sansio_proto::EntryId,
+    },
     /// Make this state durable. See [`Persist`] for the host's duties.
     Persist(Persist),
     /// Send `message` to `to` (`message.to == to`). May be carried out at
@@ -87,7 +102,15 @@ pub enum Output {
 pub struct Persist {
     /// Increases by one with every Persist of this incarnation.
     pub seq: u64,
-    /// Snapshot metadata to store (and restore on restart) first.
+    /// A chunk of a snapshot received from the leader: write `data` at
+    /// `offset` of the snapshot `id` being received (chunks arrive in order
+    /// from offset 0; a chunk at offset 0 starts it over).
+    pub snapshot_chunk: Option<SnapshotChunk>,
+    /// The snapshot with this metadata is now the base of the log: store
+    /// the metadata (and restore it on restart), and drop stored entries up
+    /// to its last index. Its data is the host's own snapshot
+    /// (`Input::SnapshotTaken`), or the one received in chunks (the last
+    /// chunk comes with this).
     pub snapshot: Option<Box<SnapshotMeta>>,
     /// Remove every stored entry with an index at or above this one.
     pub truncate_from: Option<Index>,
@@ -97,6 +120,19 @@ pub struct Persist {
     pub hard_state: Option<HardState>,
     /// Whether the host must fsync before acknowledging.
     pub must_sync: bool,
+}
+
+/// A chunk of a snapshot being received.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SnapshotChunk {
+    /// Which snapshot.
+    pub id: raft_sansio_proto::SnapshotId,
+    /// Where `data` goes.
+    pub offset: u64,
+    /// The bytes.
+    pub data: bytes::Bytes,
+    /// The snapshot's total length.
+    pub total_len: u64,
 }
 
 /// Why a request was refused.

@@ -15,11 +15,15 @@ use crate::log::RaftLog;
 use crate::node::{LeaderState, Node, RoleState};
 use crate::outbox::Outbox;
 use crate::output::RejectReason;
-use crate::progress::Progress;
+use crate::progress::{Progress, ProgressState};
+use crate::snapshot::{chunk_context, send_snapshot_chunks, ChunkContext, Snapshots};
 
-/// What the leader stamps on every append it sends in one step.
+/// What the leader stamps on every append it sends in one step, and the
+/// parts of the node an append reads.
 #[derive(Clone, Copy)]
-struct AppendContext {
+struct AppendContext<'a> {
+    config: &'a Config,
+    log: &'a RaftLog,
     from: NodeId,
     term: Term,
     commit: Index,
@@ -44,15 +48,8 @@ enum Sent {
 /// Sends one append to `to` if its progress allows. A free function over
 /// the node's parts, so the leader can loop over its peers' progress while
 /// it reads the log and pushes outputs.
-fn send_append(
-    config: &Config,
-    log: &RaftLog,
-    out: &mut Outbox,
-    ctx: AppendContext,
-    to: NodeId,
-    pr: &mut Progress,
-    allow_empty: bool,
-) -> Sent {
+fn send_append(ctx: AppendContext<'_>, out: &mut Outbox, to: NodeId, pr: &mut Progress, allow_empty: bool) -> Sent {
+    let (config, log) = (ctx.config, ctx.log);
     if pr.is_paused(config.max_inflight_msgs, config.max_inflight_bytes) {
         return Sent::Nothing;
     }
@@ -102,26 +99,31 @@ fn send_append(
 }
 
 /// Sends to `to` everything its window allows: one append for a probing
-/// follower, as many as fit for a replicating one.
+/// follower, as many as fit for a replicating one, the next chunks of the
+/// snapshot for one that needs it.
 fn send_appends(
-    config: &Config,
-    log: &RaftLog,
+    ctx: AppendContext<'_>,
+    chunks: &ChunkContext,
+    snaps: &mut Snapshots,
     out: &mut Outbox,
-    ctx: AppendContext,
     to: NodeId,
     pr: &mut Progress,
     allow_empty: bool,
 ) {
     let mut allow_empty = allow_empty;
     loop {
-        match send_append(config, log, out, ctx, to, pr, allow_empty) {
+        if matches!(pr.state, ProgressState::Snapshot(_)) {
+            send_snapshot_chunks(chunks, snaps, out, to, pr, ctx.tick);
+            return;
+        }
+        match send_append(ctx, out, to, pr, allow_empty) {
             Sent::Entries(n) if n > 0 && pr.is_replicating() => allow_empty = false,
             Sent::NeedsSnapshot(next) => {
-                // Until snapshot install exists the follower cannot catch
-                // up; report it once and stop sending.
-                pr.become_snapshot(log.snapshot_id().index);
+                // The latest snapshot always reaches where the log
+                // continues (`Compact` never passes it).
+                debug_assert!(snaps.meta.last.index >= ctx.log.snapshot_id().index);
                 out.event(Event::FollowerNeedsSnapshot { peer: to, next });
-                return;
+                pr.become_snapshot(snaps.meta.last, ctx.tick);
             }
             _ => return,
         }
@@ -177,6 +179,8 @@ impl Node {
     fn broadcast_append_inner(&mut self, allow_empty: bool, proposals: bool) {
         let RoleState::Leader(ls) = &mut self.role else { return };
         let ctx = AppendContext {
+            config: &self.config,
+            log: &self.log,
             from: self.config.id,
             term: self.term,
             commit: self.log.committed(),
@@ -185,14 +189,23 @@ impl Node {
             pipeline_limit: if proposals { self.config.append_pipeline_depth } else { usize::MAX },
         };
         for (id, pr) in ls.progress.iter_mut() {
-            send_appends(&self.config, &self.log, &mut self.out, ctx, *id, pr, allow_empty);
+            if matches!(pr.state, ProgressState::Snapshot(_)) {
+                // Snapshot chunks are paced by their answers, not by
+                // broadcasts.
+                continue;
+            }
+            let chunks = chunk_context(&self.config, &self.membership, self.term, *id);
+            send_appends(ctx, &chunks, &mut self.snaps, &mut self.out, *id, pr, allow_empty);
         }
     }
 
     fn send_appends_to(&mut self, to: NodeId, allow_empty: bool) {
         let RoleState::Leader(ls) = &mut self.role else { return };
         let lowest = lowest_data_match_of(&self.membership, &self.log, ls, self.config.id);
+        let chunks = chunk_context(&self.config, &self.membership, self.term, to);
         let ctx = AppendContext {
+            config: &self.config,
+            log: &self.log,
             from: self.config.id,
             term: self.term,
             commit: self.log.committed(),
@@ -201,7 +214,7 @@ impl Node {
             pipeline_limit: usize::MAX,
         };
         if let Some(pr) = ls.progress_mut(to) {
-            send_appends(&self.config, &self.log, &mut self.out, ctx, to, pr, allow_empty);
+            send_appends(ctx, &chunks, &mut self.snaps, &mut self.out, to, pr, allow_empty);
         }
     }
 
@@ -433,7 +446,7 @@ impl Node {
         pr.recent_active = true;
         pr.acked_round = pr.acked_round.max(resp.read_round);
         let stall_ticks = u64::from(self.config.election_timeout_ticks_min / 2).max(2);
-        if pr.on_heartbeat_response(self.ticks, stall_ticks) {
+        if pr.on_heartbeat_response(self.ticks, stall_ticks) || pr.snapshot_stalled(self.ticks, stall_ticks) {
             self.send_appends_to(from, true);
         }
         self.confirm_reads();

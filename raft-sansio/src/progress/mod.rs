@@ -39,8 +39,27 @@ pub(crate) enum ProgressState {
     Probe { paused: bool },
     /// Streaming, bounded by the in-flight window.
     Replicate { inflights: Inflights },
-    /// Waiting for a snapshot at `pending` to be installed.
-    Snapshot { pending: Index },
+    /// Sending a snapshot in chunks.
+    Snapshot(SnapshotSend),
+}
+
+/// A snapshot on its way to a follower, chunk by chunk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct SnapshotSend {
+    /// The snapshot's last entry (with the leader's term, its id).
+    pub(crate) last: raft_sansio_proto::EntryId,
+    /// The next byte to send.
+    pub(crate) next_offset: u64,
+    /// Every byte before this one is acknowledged.
+    pub(crate) acked_offset: u64,
+    /// Chunks sent and not yet acknowledged.
+    pub(crate) chunks_in_flight: usize,
+    /// The tick of the last acknowledgement (or of the start).
+    pub(crate) last_progress_tick: u64,
+    /// The end of the furthest chunk sent: an answer beyond it is forged.
+    pub(crate) sent_end: u64,
+    /// The last chunk went out (and is not known lost).
+    pub(crate) last_chunk_sent: bool,
 }
 
 /// The leader's view of one follower.
@@ -106,9 +125,81 @@ impl Progress {
         self.state = ProgressState::Replicate { inflights: Inflights::default() };
     }
 
-    /// Waiting for a snapshot at `pending`.
-    pub(crate) fn become_snapshot(&mut self, pending: Index) {
-        self.state = ProgressState::Snapshot { pending };
+    /// Starts sending the snapshot whose last entry is `last`, from its
+    /// first byte.
+    pub(crate) fn become_snapshot(&mut self, last: raft_sansio_proto::EntryId, tick: u64) {
+        // The install ack will claim a match at `last.index`.
+        self.sent_up_to = self.sent_up_to.max(last.index);
+        self.state = ProgressState::Snapshot(SnapshotSend {
+            last,
+            next_offset: 0,
+            acked_offset: 0,
+            chunks_in_flight: 0,
+            last_progress_tick: tick,
+            sent_end: 0,
+            last_chunk_sent: false,
+        });
+    }
+
+    /// The follower stored the chunks of the snapshot `last` up to
+    /// `next_offset` (the next byte it expects) at tick `now`.
+    pub(crate) fn on_snapshot_receiving(
+        &mut self,
+        last: raft_sansio_proto::EntryId,
+        next_offset: u64,
+        now: u64,
+    ) -> Result<(), crate::event::DropReason> {
+        let ProgressState::Snapshot(s) = &mut self.state else {
+            return Err(crate::event::DropReason::StaleResponse);
+        };
+        if s.last != last {
+            return Err(crate::event::DropReason::StaleResponse);
+        }
+        if next_offset > s.sent_end {
+            return Err(crate::event::DropReason::ImpossibleIndex);
+        }
+        s.chunks_in_flight = s.chunks_in_flight.saturating_sub(1);
+        if next_offset > s.acked_offset {
+            s.acked_offset = next_offset;
+            s.last_progress_tick = now;
+            // The follower holds more than we thought (a resend crossed
+            // with the answers): skip ahead.
+            if s.next_offset < next_offset {
+                s.next_offset = next_offset;
+            }
+        }
+        // Every chunk sent is answered and the follower still misses bytes
+        // we sent: chunks were lost, or it restarted and lost its partial
+        // snapshot. Resend from what it expects.
+        if s.chunks_in_flight == 0 && next_offset < s.next_offset {
+            s.next_offset = next_offset;
+            s.acked_offset = next_offset;
+            s.last_chunk_sent = false;
+        }
+        Ok(())
+    }
+
+    /// The follower installed a snapshot (or found it stale): its log
+    /// matches ours up to `match_index`, durably. Returns whether the match
+    /// moved.
+    pub(crate) fn on_snapshot_installed(&mut self, match_index: Index) -> bool {
+        let moved = match_index > self.match_index;
+        if moved {
+            self.match_index = match_index;
+        }
+        self.sent_up_to = self.sent_up_to.max(match_index);
+        match &mut self.state {
+            ProgressState::Snapshot(_) => self.become_probe(),
+            ProgressState::Probe { paused } => {
+                *paused = false;
+                self.next_index = self.next_index.max(self.match_index.next());
+            }
+            ProgressState::Replicate { inflights } => {
+                inflights.free_to(self.match_index);
+                self.next_index = self.next_index.max(self.match_index.next());
+            }
+        }
+        moved
     }
 
     /// An append with entries up to `last` (carrying `bytes` of payload) was
@@ -203,6 +294,21 @@ impl Progress {
         }
     }
 
+    /// In Snapshot state, a heartbeat response at `now`: if no chunk was
+    /// acknowledged for `stall_ticks`, send again from the last
+    /// acknowledged offset (chunks were lost). Returns whether to send.
+    pub(crate) fn snapshot_stalled(&mut self, now: u64, stall_ticks: u64) -> bool {
+        let ProgressState::Snapshot(s) = &mut self.state else { return false };
+        if now.saturating_sub(s.last_progress_tick) < stall_ticks {
+            return false;
+        }
+        s.next_offset = s.acked_offset;
+        s.chunks_in_flight = 0;
+        s.last_progress_tick = now;
+        s.last_chunk_sent = false;
+        true
+    }
+
     /// Leaves Snapshot state once the follower's match reaches entries the
     /// leader still holds (`first_index` and on): it can catch up from the
     /// log after all (etcd does the same).
@@ -289,7 +395,7 @@ mod tests {
         assert!(!pr.is_replicating());
         pr.become_replicate();
         assert!(pr.is_replicating());
-        pr.become_snapshot(Index(3));
+        pr.become_snapshot(raft_sansio_proto::EntryId::new(raft_sansio_proto::Term(1), Index(3)), 0);
         assert!(!pr.is_replicating());
         assert!(pr.is_paused(usize::MAX, u64::MAX));
     }
@@ -297,7 +403,7 @@ mod tests {
     #[test]
     fn snapshot_state_ends_when_the_match_reaches_the_log() {
         let mut pr = Progress::new(Index(5));
-        pr.become_snapshot(Index(10));
+        pr.become_snapshot(raft_sansio_proto::EntryId::new(raft_sansio_proto::Term(1), Index(10)), 0);
         assert!(!pr.maybe_leave_snapshot(Index(11)));
         pr.match_index = Index(10);
         assert!(pr.maybe_leave_snapshot(Index(11)));

@@ -65,6 +65,7 @@ fn vote_priority_decides_only_between_equally_up_to_date_logs() {
                 conf_state: ConfState::with_voters([NodeId(1), NodeId(2), NodeId(3)]),
             }),
             entries: Vec::from([Entry::normal(Term(1), Index(1), Bytes::new())]),
+            ..Default::default()
         };
         Node::new(config.clone(), stored.restored(Index(0))).expect("valid")
     };
@@ -163,6 +164,7 @@ fn follower_late_append_reaching_below_a_compaction_is_accepted() {
     let applied = node.apply_emitted_index();
     assert_eq!(applied, Index(4));
     let _ = node.step(Input::Applied { index: applied });
+    let _ = node.step(Input::SnapshotTaken { index: Index(3), data: Bytes::new() });
     let _ = node.step(Input::Compact { index: Index(3) });
     assert_eq!(node.first_index(), Index(4));
     // A late append whose prev and first entries are compacted away.

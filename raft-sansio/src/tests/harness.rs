@@ -18,15 +18,40 @@ pub(crate) struct Stored {
     pub(crate) hard_state: HardState,
     pub(crate) snapshot: Option<SnapshotMeta>,
     pub(crate) entries: Vec<Entry>,
+    /// The bytes of `snapshot`.
+    pub(crate) snapshot_data: Bytes,
+    /// The last snapshot the host took itself (written before it reported
+    /// `SnapshotTaken`).
+    pub(crate) taken: Bytes,
+    /// A snapshot being received: its id and the bytes so far.
+    pub(crate) receiving: Option<(raft_sansio_proto::SnapshotId, Vec<u8>)>,
 }
 
 impl Stored {
-    /// Applies one Persist in the contract's order: snapshot, truncate,
-    /// append, hard state.
+    /// Applies one Persist in the contract's order: snapshot chunk,
+    /// snapshot, truncate, append, hard state.
     pub(crate) fn apply(&mut self, p: &Persist) {
+        if let Some(chunk) = &p.snapshot_chunk {
+            if chunk.offset == 0 {
+                self.receiving = Some((chunk.id, Vec::new()));
+            }
+            let (id, buf) = self.receiving.as_mut().expect("a chunk after offset 0 continues a snapshot");
+            assert_eq!(*id, chunk.id, "chunks of two snapshots mixed");
+            assert_eq!(buf.len() as u64, chunk.offset, "chunk out of order");
+            buf.extend_from_slice(&chunk.data);
+            assert!(buf.len() as u64 <= chunk.total_len);
+        }
         if let Some(meta) = &p.snapshot {
             self.snapshot = Some((**meta).clone());
             self.entries.retain(|e| e.index > meta.last.index);
+            self.snapshot_data = if p.snapshot_chunk.is_some() {
+                // The last chunk completes a received snapshot.
+                let (id, buf) = self.receiving.take().expect("received snapshot");
+                assert_eq!(id.last, meta.last);
+                Bytes::from(buf)
+            } else {
+                self.taken.clone()
+            };
         }
         if let Some(t) = p.truncate_from {
             self.entries.retain(|e| e.index < t);
@@ -67,6 +92,8 @@ pub(crate) struct Host {
     /// `Proposed`, `Rejected`, `ProposalForwarded` outputs.
     pub(crate) results: Vec<Output>,
     pub(crate) sends: Vec<Message>,
+    /// `ApplySnapshot` outputs handled.
+    pub(crate) snapshots_applied: usize,
 }
 
 impl Host {
@@ -128,6 +155,7 @@ impl Cluster {
                     events: Vec::new(),
                     results: Vec::new(),
                     sends: Vec::new(),
+                    snapshots_applied: 0,
                 },
             );
         }
@@ -168,6 +196,7 @@ impl Cluster {
                     .enumerate()
                     .map(|(j, &t)| Entry::normal(Term(t), Index(j as u64 + 1), Bytes::from(format!("{}.{}", t, j + 1))))
                     .collect(),
+                ..Stored::default()
             };
             let node = Node::new(conf.clone(), stored.restored(Index(0))).expect("valid log");
             let host = c.hosts.get_mut(&id).expect("host");
@@ -196,6 +225,7 @@ impl Cluster {
                 events: Vec::new(),
                 results: Vec::new(),
                 sends: Vec::new(),
+                snapshots_applied: 0,
             },
         );
     }
@@ -225,6 +255,7 @@ impl Cluster {
         let Some(node) = host.node.as_mut() else { return Vec::new() };
         let outputs = node.step(input);
         let mut results = Vec::new();
+        let mut data_needed = None;
         for o in outputs {
             match o {
                 Output::Persist(p) => host.pending.push_back(p),
@@ -232,6 +263,19 @@ impl Cluster {
                     assert_eq!(to, message.to);
                     assert_eq!(message.from, id);
                     host.sends.push(message);
+                }
+                Output::ApplySnapshot { meta } => {
+                    let stored = host.stored.snapshot.as_ref().expect("an applied snapshot is stored");
+                    assert_eq!(stored.last, meta.last, "ApplySnapshot of a snapshot not stored on {id}");
+                    host.applied = decode_state(&host.stored.snapshot_data);
+                    if let Some(last) = host.applied.last() {
+                        assert_eq!(last.index, meta.last.index, "snapshot state ends at its index on {id}");
+                    }
+                    host.snapshots_applied += 1;
+                }
+                Output::SnapshotDataNeeded { last } => {
+                    data_needed = Some(last);
+                    host.results.push(Output::SnapshotDataNeeded { last });
                 }
                 Output::Apply { entries } => {
                     for e in entries {
@@ -259,6 +303,10 @@ impl Cluster {
         let sends = core::mem::take(&mut host.sends);
         self.network.extend(sends);
         self.check_safety(id);
+        if let Some(last) = data_needed {
+            let data = self.hosts[&id].stored.snapshot_data.clone();
+            results.extend(self.step(id, Input::SnapshotData { last, data }));
+        }
         if self.auto_persist {
             self.persist(id);
         }
@@ -468,14 +516,25 @@ impl Cluster {
         self.checked_commit.remove(&NodeId(id));
     }
 
-    /// Restarts `id` from what its disk holds (its state machine is empty:
-    /// everything is applied again).
+    /// Restarts `id` from what its disk holds: its state machine is the
+    /// stored snapshot; every later entry is applied again.
     pub(crate) fn restart(&mut self, id: u64) {
         let host = self.hosts.get_mut(&NodeId(id)).expect("known");
         let applied = host.stored.snapshot.as_ref().map_or(Index::ZERO, |s| s.last.index);
         let node = Node::new(host.config.clone(), host.stored.restored(applied)).expect("restore");
         host.node = Some(node);
-        host.applied.clear();
+        host.applied = decode_state(&host.stored.snapshot_data);
+    }
+
+    /// The host of `id` snapshots its state machine at the last index it
+    /// applied (reporting `Applied` first), as `SnapshotTaken`.
+    pub(crate) fn take_snapshot(&mut self, id: u64) -> Vec<Output> {
+        let host = self.hosts.get_mut(&NodeId(id)).expect("known");
+        let Some(index) = host.applied.last().map(|e| e.index) else { return Vec::new() };
+        let data = encode_state(&host.applied);
+        host.stored.taken = data.clone();
+        self.step(NodeId(id), Input::Applied { index });
+        self.step(NodeId(id), Input::SnapshotTaken { index, data })
     }
 
     /// The leader of the highest term, if any node leads.
@@ -512,6 +571,44 @@ impl Cluster {
         }
         None
     }
+}
+
+/// The harness's state machine is the list of applied entries; its
+/// snapshot is their encoding.
+pub(crate) fn encode_state(applied: &[Entry]) -> Bytes {
+    let mut out = Vec::new();
+    for e in applied {
+        out.extend_from_slice(&e.index.0.to_le_bytes());
+        out.extend_from_slice(&e.term.0.to_le_bytes());
+        out.push(match e.kind {
+            EntryKind::Normal => 0,
+            EntryKind::Noop => 1,
+            _ => 2,
+        });
+        out.extend_from_slice(&(e.payload.len() as u32).to_le_bytes());
+        out.extend_from_slice(&e.payload);
+    }
+    Bytes::from(out)
+}
+
+pub(crate) fn decode_state(data: &Bytes) -> Vec<Entry> {
+    let mut entries = Vec::new();
+    let mut at = 0usize;
+    let u64_at = |at: usize| u64::from_le_bytes(data[at..at + 8].try_into().expect("8 bytes"));
+    while at < data.len() {
+        let index = Index(u64_at(at));
+        let term = Term(u64_at(at + 8));
+        let kind = match data[at + 16] {
+            0 => EntryKind::Normal,
+            1 => EntryKind::Noop,
+            _ => EntryKind::ConfChange,
+        };
+        let len = u32::from_le_bytes(data[at + 17..at + 21].try_into().expect("4 bytes")) as usize;
+        let payload = data.slice(at + 21..at + 21 + len);
+        entries.push(Entry { term, index, kind, payload, payload_elided: false });
+        at += 21 + len;
+    }
+    entries
 }
 
 pub(crate) fn render_message(m: &Message) -> String {

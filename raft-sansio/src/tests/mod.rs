@@ -11,3 +11,4 @@ mod reads;
 mod remote;
 mod restore;
 mod scenarios;
+mod snapshot;

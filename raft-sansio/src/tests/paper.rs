@@ -206,6 +206,7 @@ fn backtracking_with_a_suffix_of_a_term_the_leader_also_holds() {
                 }),
             }));
             let _ = n.step(crate::Input::Applied { index: Index(100) });
+            let _ = n.step(crate::Input::SnapshotTaken { index: Index(100), data: bytes::Bytes::new() });
             let _ = n.step(crate::Input::Compact { index: Index(100) });
             assert_eq!(n.first_index(), Index(101));
         }

@@ -171,6 +171,7 @@ pub(crate) fn follower(terms: &[u64], term: u64) -> Node {
             .enumerate()
             .map(|(i, &t)| Entry::normal(Term(t), Index(i as u64 + 1), Bytes::from_static(b"e")))
             .collect(),
+        ..Default::default()
     };
     Node::new(config, stored.restored(Index(0))).expect("valid")
 }
