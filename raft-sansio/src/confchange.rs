@@ -22,9 +22,10 @@ use raft_sansio_proto::{ConfState, NodeId};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum MemberChange {
-    /// Make `id` a data voter (adding it, or promoting a learner or witness).
+    /// Make `id` a data voter (adding it, or promoting a learner; a witness
+    /// cannot become one, see [`ChangeError::WitnessToData`]).
     AddVoter(NodeId),
-    /// Make `id` a learner (adding it, or demoting a voter or witness).
+    /// Make `id` a learner (adding it, or demoting a voter; not a witness).
     AddLearner(NodeId),
     /// Make `id` a witness (adding it, or changing a voter's or learner's
     /// role).
@@ -102,6 +103,11 @@ pub enum ChangeError {
     NoVoters,
     /// The change changes nothing.
     NoChange,
+    /// The change would turn a witness into a data voter or a learner. A
+    /// witness holds no state machine and drops payloads, so it cannot
+    /// start serving data where it stands: remove it and add a new id as a
+    /// learner, which catches up by snapshot, then promote that.
+    WitnessToData(NodeId),
 }
 
 impl fmt::Display for ChangeError {
@@ -115,6 +121,9 @@ impl fmt::Display for ChangeError {
             ChangeError::NotAMember(id) => write!(f, "{id} is not a member"),
             ChangeError::NoVoters => write!(f, "the change leaves no voter"),
             ChangeError::NoChange => write!(f, "the change changes nothing"),
+            ChangeError::WitnessToData(id) => {
+                write!(f, "{id} is a witness and holds no data: remove it and add a new learner instead")
+            }
         }
     }
 }
@@ -189,6 +198,11 @@ pub(crate) fn apply(current: &ConfState, change: &MembershipChange) -> Result<Co
         }
         if matches!(c, MemberChange::Remove(_)) && !current.contains(id) {
             return Err(ChangeError::NotAMember(id));
+        }
+        if matches!(c, MemberChange::AddVoter(_) | MemberChange::AddLearner(_))
+            && (contains(&current.witnesses, id) || contains(&current.witnesses_outgoing, id))
+        {
+            return Err(ChangeError::WitnessToData(id));
         }
     }
     let (mut voters, mut witnesses, mut learners) =
@@ -361,6 +375,10 @@ mod tests {
         let next = apply(&cur, &MembershipChange::new([MemberChange::AddWitness(NodeId(3))])).unwrap();
         assert_eq!(next.witnesses, ids(&[3]));
         assert!(!next.is_joint(), "one voting member added");
+        // A witness holds no data: it never becomes a data voter or learner.
+        for change in [MemberChange::AddVoter(NodeId(3)), MemberChange::AddLearner(NodeId(3))] {
+            assert_eq!(apply(&next, &MembershipChange::new([change])), Err(ChangeError::WitnessToData(NodeId(3))));
+        }
         // Swapping a witness for another is two voting changes: joint.
         let swap = MembershipChange::new([MemberChange::Remove(NodeId(3)), MemberChange::AddWitness(NodeId(4))]);
         let joint = apply(&next, &swap).unwrap();

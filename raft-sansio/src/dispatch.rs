@@ -137,9 +137,22 @@ impl Node {
     fn step_leader(&mut self, message: Message) {
         let Message { from, body, .. } = message;
         match body {
-            MessageBody::AppendEntriesResponse(resp) => self.on_append_entries_response(from, resp),
-            MessageBody::HeartbeatResponse(resp) => self.on_heartbeat_response(from, resp),
-            MessageBody::ForwardProposal(fp) => self.on_forward_proposal(from, fp),
+            MessageBody::AppendEntriesResponse(resp) => {
+                self.on_append_entries_response(from, resp);
+                self.witness_hand_over();
+            }
+            MessageBody::HeartbeatResponse(resp) => {
+                self.on_heartbeat_response(from, resp);
+                self.witness_hand_over();
+            }
+            MessageBody::ForwardProposal(fp) => {
+                if self.is_witness() {
+                    // A witness leader takes no proposals.
+                    self.drop_message(from, "ForwardProposal", DropReason::UnexpectedInRole);
+                } else {
+                    self.on_forward_proposal(from, fp);
+                }
+            }
             MessageBody::ReadIndex(r) => self.on_read_index(from, r),
             MessageBody::InstallSnapshotResponse(resp) => self.on_install_snapshot_response(from, resp),
             // Two leaders in one term cannot happen (Election Safety): the

@@ -231,6 +231,7 @@ impl Node {
         self.log.push(noop.clone());
         self.out.persist().entries.push(noop);
         self.broadcast_append(true);
+        self.witness_hand_over();
     }
 }
 

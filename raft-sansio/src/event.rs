@@ -115,6 +115,11 @@ pub enum Event {
         /// The target.
         to: NodeId,
     },
+    /// This node, a witness, leads: it hands leadership to a data voter.
+    WitnessHandingOver {
+        /// The data voter it transfers to.
+        to: NodeId,
+    },
     /// The host misused the API; the input was ignored.
     InputIgnored {
         /// What was wrong.
@@ -204,6 +209,9 @@ pub enum DropReason {
     ConflictBelowCommit,
     /// A message this version does not handle yet.
     Unsupported,
+    /// Entries without their payloads (a witness's copies) sent to a node
+    /// that keeps data.
+    ElidedPayload,
     /// A snapshot chunk whose id, metadata, offsets or configuration do not
     /// fit together.
     MalformedSnapshot,

@@ -97,6 +97,54 @@
 //! }
 //! ```
 //!
+//! # Witnesses
+//!
+//! A witness is a member added with [`MemberChange::AddWitness`]: a voter
+//! without a state machine (the log-tail design of tikv/rfcs #31).
+//! [`Node::is_witness`] tells its host so.
+//!
+//! A witness votes and acknowledges appends like any voter, so it counts
+//! toward every quorum, but it holds a normal entry's payload only until
+//! every data voter has acknowledged it: the leader stamps each append and
+//! heartbeat with the lowest match index among data voters, and a witness
+//! drops the payloads of committed normal entries up to that index (it
+//! keeps their index and term, and configuration entries whole). Its
+//! applied index follows its commit index without an `Apply`, so its host
+//! may take (empty) snapshots and compact, but never past the entries whose
+//! payloads it still keeps: those are the copy a lagging data voter may
+//! need.
+//!
+//! A witness campaigns only after a longer election timeout than any data
+//! voter's, so a data voter wins whenever one can. A witness that does win
+//! (no data voter was electable: its log was behind) leads only to bring a
+//! data voter up to date: it accepts no proposals, no reads and no
+//! membership changes, sends a data follower no entry whose payload it
+//! dropped, and transfers leadership to a data voter at once, rotating
+//! through them while transfers abort.
+//!
+//! ## The trade-off
+//!
+//! {2 data voters + 1 witness} tolerates any one failure, disk loss
+//! included, like three data voters, with two copies of the state machine
+//! instead of three. A committed entry is on a majority: on both data
+//! voters, or on one of them and the witness, which then keeps its payload
+//! (the other data voter has not acknowledged it). Whichever disk is lost,
+//! the other two hold every committed entry between them, and a witness
+//! that must lead to pass on its tail hands over once it has. What it gives
+//! up:
+//! - two lost disks: three data voters keep the data on the third; with
+//!   {2 + 1} the data survives only if the survivor is a data voter that
+//!   holds every committed entry, never on the witness alone;
+//! - while a data voter is down, one copy serves reads and writes, and
+//!   the witness's log tail (every entry since that voter's match,
+//!   payloads included) grows on its disk; the host cannot compact it
+//!   until the voter is back;
+//! - a witness serves no reads, so read capacity is that of the data
+//!   voters;
+//! - a witness never becomes a data voter or learner (it has no state to
+//!   serve): replace it by removing it and adding a new learner, which
+//!   catches up by snapshot, then promoting that.
+//!
 //! # Where things are
 //!
 //! - [`Node`]: the state machine; [`Config`]; [`RestoredState`].
@@ -132,7 +180,7 @@ mod progress;
 mod quorum;
 mod read;
 mod reconfig;
-mod replication;
+pub(crate) mod replication;
 mod restore;
 pub mod rng;
 mod snapshot;
@@ -140,6 +188,7 @@ mod snapshot;
 mod tests;
 mod timer;
 mod transfer;
+mod witness;
 
 pub use raft_sansio_proto as proto;
 pub use raft_sansio_proto::{

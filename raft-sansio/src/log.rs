@@ -264,6 +264,39 @@ impl RaftLog {
         Some(batch)
     }
 
+    /// A witness applies nothing: every committed, durable entry counts as
+    /// applied at once (there is no state machine to hand it to).
+    pub(crate) fn skip_apply(&mut self) {
+        let upto = self.committed.min(self.persisted);
+        self.apply_emitted = self.apply_emitted.max(upto);
+        self.applied = self.applied.max(upto);
+    }
+
+    /// Drops the payloads of the normal entries in `[from, to]`, keeping
+    /// their metadata (a witness, once every data voter holds them).
+    /// Configuration entries keep theirs: they are the membership.
+    pub(crate) fn elide_payloads(&mut self, from: Index, to: Index) {
+        let from = from.max(self.first_index());
+        let Some(start) = self.position(from) else { return };
+        for e in self.entries.range_mut(start..) {
+            if e.index > to {
+                break;
+            }
+            if e.kind == raft_sansio_proto::EntryKind::Normal && !e.payload_elided {
+                e.payload = bytes::Bytes::new();
+                e.payload_elided = true;
+            }
+        }
+    }
+
+    /// The leading entries of `entries` whose payloads are present: a
+    /// witness leader sends a data follower nothing it cannot use.
+    pub(crate) fn keep_until_elided(entries: &mut Vec<Entry>) {
+        if let Some(p) = entries.iter().position(|e| e.payload_elided) {
+            entries.truncate(p);
+        }
+    }
+
     /// The host applied up to `index` (validated by the caller).
     pub(crate) fn set_applied(&mut self, index: Index) {
         debug_assert!(index <= self.apply_emitted);

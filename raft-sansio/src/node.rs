@@ -199,6 +199,12 @@ pub struct Node {
     pub(crate) next_read_context: u64,
     /// The latest snapshot, the one being received, the one to apply.
     pub(crate) snaps: crate::snapshot::Snapshots,
+    /// A witness: the highest index whose payloads it dropped (in memory
+    /// only; the store keeps them until the host compacts), and so the
+    /// highest index it may compact to.
+    pub(crate) witness_elided: Index,
+    /// A witness leader: how many transfers it started, to rotate targets.
+    pub(crate) witness_transfers: u64,
 }
 
 impl fmt::Debug for Node {
@@ -295,7 +301,13 @@ impl Node {
             forwarded_reads: alloc::collections::BTreeMap::new(),
             next_read_context: 0,
             snaps,
+            witness_elided: Index::ZERO,
+            witness_transfers: 0,
         };
+        if node.is_witness() {
+            let after = node.randomized_election_timeout();
+            node.election.reset(after);
+        }
         node.shadow = node.capture_shadow();
         Ok(node)
     }
@@ -340,6 +352,13 @@ impl Node {
     }
 
     // ---- observation ----
+
+    /// Whether this node is a witness (a voter that keeps no state machine:
+    /// see the crate docs): a witness in some half of its configuration
+    /// and a data voter in none.
+    pub fn is_witness(&self) -> bool {
+        self.membership.is_witness(self.config.id)
+    }
 
     /// This node's id.
     pub fn id(&self) -> NodeId {
@@ -471,9 +490,17 @@ impl Node {
         Shadow { term: self.term, vote: self.vote, commit: self.log.committed() }
     }
 
+    /// A data voter's timeout is in `[min, max)`; a witness's in
+    /// `[max, 2 * max - min)`, after every data voter's, so that a data
+    /// voter wins whenever one can.
     pub(crate) fn randomized_election_timeout(&mut self) -> u32 {
         let (min, max) = (self.config.election_timeout_ticks_min, self.config.election_timeout_ticks_max);
-        self.rng.range(u64::from(min), u64::from(max)) as u32
+        let ticks = self.rng.range(u64::from(min), u64::from(max)) as u32;
+        if self.is_witness() {
+            ticks + (max - min)
+        } else {
+            ticks
+        }
     }
 
     /// Whether this node heard from a live leader within the minimum election
@@ -600,6 +627,10 @@ impl Node {
     /// rejects with a hint. Returns whether the proposal was handled here.
     fn reject_if_not_leader(&mut self, id: RequestId, commands: &[Bytes]) -> bool {
         if matches!(self.role, RoleState::Leader(_)) {
+            if self.is_witness() {
+                self.out.push(Output::Rejected { id, reason: RejectReason::WitnessLeader });
+                return true;
+            }
             return false;
         }
         match self.leader {
@@ -619,6 +650,10 @@ impl Node {
 
     /// Hands every committed, durable, unapplied entry to the host.
     fn emit_applies(&mut self) {
+        if self.is_witness() {
+            self.log.skip_apply();
+            return;
+        }
         while let Some(entries) = self.log.next_apply_batch(self.config.max_apply_bytes) {
             self.out.push(Output::Apply { entries });
         }

@@ -176,8 +176,11 @@ pub enum RejectReason {
         reason: crate::confchange::ChangeError,
     },
     /// A witness leads only to hand over to a data voter: it accepts no
-    /// proposals and serves no reads.
+    /// proposals, membership changes or reads.
     WitnessLeader,
+    /// This node is a witness: it has no state machine, so it serves no
+    /// reads.
+    Witness,
 }
 
 /// Why a transfer target was refused.

@@ -124,6 +124,15 @@ impl Node {
     }
 
     pub(crate) fn on_read(&mut self, id: RequestId, wait: bool) {
+        if self.is_witness() {
+            let reason = if matches!(self.role, RoleState::Leader(_)) {
+                RejectReason::WitnessLeader
+            } else {
+                RejectReason::Witness
+            };
+            self.out.push(Output::Rejected { id, reason });
+            return;
+        }
         if let RoleState::Leader(ls) = &self.role {
             if ls.transfer.is_some() {
                 self.out.push(Output::Rejected { id, reason: RejectReason::TransferInProgress });
@@ -271,11 +280,12 @@ impl Node {
     /// A follower asks the leader for a read index.
     pub(crate) fn on_read_index(&mut self, from: NodeId, request: ReadIndex) {
         let reader = ReadFrom::Follower { peer: from, context: request.context };
+        let witness = self.is_witness();
         let RoleState::Leader(ls) = &mut self.role else {
             self.refuse_read(reader, RejectReason::NotLeader { leader_hint: self.leader });
             return;
         };
-        if ls.transfer.is_some() {
+        if ls.transfer.is_some() || witness {
             self.refuse_read(reader, RejectReason::TransferInProgress);
             return;
         }

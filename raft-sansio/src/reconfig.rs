@@ -75,12 +75,12 @@ impl Node {
             self.out.push(Output::Rejected { id, reason: RejectReason::NotLeader { leader_hint: self.leader } });
             return;
         };
-        if ls.transfer.is_some() {
-            self.out.push(Output::Rejected { id, reason: RejectReason::TransferInProgress });
-            return;
-        }
         if self.is_witness() {
             self.out.push(Output::Rejected { id, reason: RejectReason::WitnessLeader });
+            return;
+        }
+        if ls.transfer.is_some() {
+            self.out.push(Output::Rejected { id, reason: RejectReason::TransferInProgress });
             return;
         }
         // No configuration entry until this term has committed one of its
@@ -126,13 +126,6 @@ impl Node {
             self.out.event(Event::SteppedDown { term: self.term, reason: StepDownReason::RemovedFromConfiguration });
             self.become_follower(self.term, None);
         }
-    }
-
-    /// Whether this node is a witness of its configuration.
-    pub(crate) fn is_witness(&self) -> bool {
-        let conf = self.membership.conf();
-        conf.witnesses.binary_search(&self.config.id).is_ok()
-            || conf.witnesses_outgoing.binary_search(&self.config.id).is_ok()
     }
 
     /// Configuration entries among entries just appended by a follower.

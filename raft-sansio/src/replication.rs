@@ -32,6 +32,18 @@ struct AppendContext<'a> {
     /// At most this many appends in flight before new entries wait
     /// (`Config::append_pipeline_depth` for proposals, no limit otherwise).
     pipeline_limit: usize,
+    /// The configuration, to tell data followers from witnesses.
+    membership: &'a crate::membership::Membership,
+    /// The leader is a witness: its log may lack payloads, which it must
+    /// never send to a data follower.
+    witness_leader: bool,
+}
+
+impl AppendContext<'_> {
+    /// Whether `to` keeps data this (witness) leader cannot give it.
+    fn cannot_serve(&self, to: NodeId) -> bool {
+        self.witness_leader && !self.membership.is_witness(to)
+    }
 }
 
 /// The outcome of trying to send one append.
@@ -69,7 +81,13 @@ fn send_append(ctx: AppendContext<'_>, out: &mut Outbox, to: NodeId, pr: &mut Pr
     };
     let (_, inflight_bytes) = pr.inflight();
     let budget = config.max_size_per_msg.min(config.max_inflight_bytes.saturating_sub(inflight_bytes));
-    let entries: Vec<Entry> = if has_new { log.clone_for_send(pr.next_index, budget) } else { Vec::new() };
+    let mut entries: Vec<Entry> = if has_new { log.clone_for_send(pr.next_index, budget) } else { Vec::new() };
+    if ctx.cannot_serve(to) {
+        RaftLog::keep_until_elided(&mut entries);
+        if has_new && entries.is_empty() {
+            return Sent::Nothing;
+        }
+    }
     let count = entries.len();
     let last = prev_index.plus(count as u64);
     // What the follower may commit from this message: the leader's commit,
@@ -118,6 +136,8 @@ fn send_appends(
         }
         match send_append(ctx, out, to, pr, allow_empty) {
             Sent::Entries(n) if n > 0 && pr.is_replicating() => allow_empty = false,
+            // A witness has no snapshot data to give.
+            Sent::NeedsSnapshot(_) if ctx.cannot_serve(to) => return,
             Sent::NeedsSnapshot(next) => {
                 // The latest snapshot always reaches where the log
                 // continues (`Compact` never passes it).
@@ -154,7 +174,11 @@ pub(crate) fn check_append_entries(term: Term, ae: &AppendEntries) -> Result<(),
         }
         // A configuration entry must hold a valid configuration, or the
         // node could not restart from what it persisted.
-        if e.kind == raft_sansio_proto::EntryKind::ConfChange && !e.payload_elided {
+        // (never elided: it is the membership).
+        if e.kind == raft_sansio_proto::EntryKind::ConfChange {
+            if e.payload_elided {
+                return Err(DropReason::MalformedEntries);
+            }
             match raft_sansio_proto::codec::decode_conf_state(&e.payload) {
                 Ok(conf) if conf.validate().is_ok() => {}
                 _ => return Err(DropReason::MalformedEntries),
@@ -187,6 +211,8 @@ impl Node {
             lowest_data_match: lowest_data_match_of(&self.membership, &self.log, ls, self.config.id),
             tick: self.ticks,
             pipeline_limit: if proposals { self.config.append_pipeline_depth } else { usize::MAX },
+            membership: &self.membership,
+            witness_leader: self.membership.is_witness(self.config.id),
         };
         for (id, pr) in ls.progress.iter_mut() {
             if matches!(pr.state, ProgressState::Snapshot(_)) {
@@ -212,6 +238,8 @@ impl Node {
             lowest_data_match: lowest,
             tick: self.ticks,
             pipeline_limit: usize::MAX,
+            membership: &self.membership,
+            witness_leader: self.membership.is_witness(self.config.id),
         };
         if let Some(pr) = ls.progress_mut(to) {
             send_appends(ctx, &chunks, &mut self.snaps, &mut self.out, to, pr, allow_empty);
@@ -220,6 +248,7 @@ impl Node {
 
     pub(crate) fn tick_leader(&mut self) {
         self.tick_transfer();
+        self.witness_hand_over();
         self.heartbeat.tick();
         if self.heartbeat.fired() {
             self.heartbeat.reset(self.config.heartbeat_interval_ticks);
@@ -456,7 +485,13 @@ impl Node {
 
     /// Raft §5.3 receiver rules, validated before anything changes.
     pub(crate) fn on_append_entries(&mut self, from: NodeId, ae: AppendEntries) {
-        let AppendEntries { prev, mut entries, leader_commit, .. } = ae;
+        let AppendEntries { prev, mut entries, leader_commit, lowest_data_match } = ae;
+        // Only a witness may hold entries without payloads: a data node
+        // would apply nothing in their place.
+        if entries.iter().any(|e| e.payload_elided) && !self.is_witness() {
+            self.drop_message(from, "AppendEntries", DropReason::ElidedPayload);
+            return;
+        }
         // The gate (`check_append_entries`) validated the entries.
         let verified_last = prev.index.plus(entries.len() as u64);
         let committed = self.log.committed();
@@ -546,12 +581,14 @@ impl Node {
         let reply = AppendEntriesResponse::Success { match_index: verified_last };
         let message = self.message(from, MessageBody::AppendEntriesResponse(reply));
         self.out.send_after_persist(message);
+        self.witness_follow(lowest_data_match);
     }
 
     pub(crate) fn on_heartbeat(&mut self, from: NodeId, hb: Heartbeat) {
         // The leader caps the heartbeat's commit at our known match, so it
         // counts as verified; cap it at our log too.
         self.log.commit_to(hb.leader_commit.min(self.log.last_index()));
+        self.witness_follow(hb.lowest_data_match);
         let message =
             self.message(from, MessageBody::HeartbeatResponse(HeartbeatResponse { read_round: hb.read_round }));
         self.out.send(message);

@@ -194,7 +194,10 @@ impl Node {
         self.snaps.meta = meta;
         self.snaps.data = Some(data);
         self.snaps.data_requested = false;
-        let compact_to = Index(index.0.saturating_sub(self.config.snapshot_trailing_entries));
+        let mut compact_to = Index(index.0.saturating_sub(self.config.snapshot_trailing_entries));
+        if let Some(cap) = self.witness_compaction_cap() {
+            compact_to = compact_to.min(cap);
+        }
         if compact_to > self.log.snapshot_id().index {
             self.log.compact_to(compact_to);
             self.confs.compact_to(compact_to);
@@ -231,6 +234,8 @@ impl Node {
             self.out.event(Event::InputIgnored { reason: MisuseReason::CompactBeyondSnapshot { index, snapshot } });
             return;
         }
+        // A witness keeps the payloads a data voter may still need.
+        let index = self.witness_compaction_cap().map_or(index, |cap| index.min(cap));
         if index <= self.log.snapshot_id().index {
             return;
         }

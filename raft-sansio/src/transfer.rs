@@ -14,7 +14,8 @@ use crate::output::{Output, RejectReason, TransferRefusal};
 /// A transfer in progress.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Transfer {
-    pub(crate) id: RequestId,
+    /// The host's request, or `None` for a witness leader's own hand-over.
+    pub(crate) id: Option<RequestId>,
     pub(crate) to: NodeId,
     /// The tick at which it aborts.
     pub(crate) deadline: u64,
@@ -48,6 +49,11 @@ impl Node {
             self.out.push(Output::Rejected { id, reason: RejectReason::InvalidTransferTarget { reason } });
             return;
         }
+        self.start_transfer(Some(id), to);
+    }
+
+    /// Starts a transfer to a validated target.
+    pub(crate) fn start_transfer(&mut self, id: Option<RequestId>, to: NodeId) {
         let deadline = self.ticks + u64::from(self.config.election_timeout_ticks_max);
         if let RoleState::Leader(ls) = &mut self.role {
             ls.transfer = Some(super::transfer::Transfer { id, to, deadline, sent: false });
@@ -100,7 +106,9 @@ impl Node {
             if ticks >= t.deadline {
                 ls.transfer = None;
                 self.out.event(Event::TransferAborted { to: t.to });
-                self.out.push(Output::Rejected { id: t.id, reason: RejectReason::TransferAborted });
+                if let Some(id) = t.id {
+                    self.out.push(Output::Rejected { id, reason: RejectReason::TransferAborted });
+                }
             }
         }
     }
@@ -113,7 +121,9 @@ impl Node {
             // the new term. Without TimeoutNow sent it certainly did not.
             if !t.sent {
                 self.out.event(Event::TransferAborted { to: t.to });
-                self.out.push(Output::Rejected { id: t.id, reason: RejectReason::TransferAborted });
+                if let Some(id) = t.id {
+                    self.out.push(Output::Rejected { id, reason: RejectReason::TransferAborted });
+                }
             }
         }
     }
@@ -121,7 +131,8 @@ impl Node {
     /// The leader asks this node to campaign now.
     pub(crate) fn on_timeout_now(&mut self, from: NodeId) {
         // The term check happened at the gate: the message is of our term.
-        if self.leader.is_some_and(|l| l != from) {
+        // A witness is never a transfer target.
+        if self.leader.is_some_and(|l| l != from) || self.is_witness() {
             self.drop_message(from, "TimeoutNow", DropReason::UnexpectedInRole);
             return;
         }

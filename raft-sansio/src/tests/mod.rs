@@ -12,3 +12,4 @@ mod remote;
 mod restore;
 mod scenarios;
 mod snapshot;
+mod witness;
