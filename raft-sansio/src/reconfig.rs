@@ -114,7 +114,12 @@ impl Node {
             return; // a configuration entry is still in flight
         }
         let latest = self.confs.latest();
-        if latest.is_joint() && latest.auto_leave && self.term_committed() {
+        // No entry while a transfer is in flight: the target must stay as
+        // up to date as the TimeoutNow said (it leaves the joint
+        // configuration itself once it leads; an aborted transfer leaves it
+        // here).
+        let transferring = matches!(&self.role, RoleState::Leader(ls) if ls.transfer.is_some());
+        if latest.is_joint() && latest.auto_leave && self.term_committed() && !transferring {
             if let Ok(next) = confchange::apply(latest, &MembershipChange::leave_joint()) {
                 self.append_configuration(next);
             }

@@ -109,6 +109,9 @@ impl Node {
                 if let Some(id) = t.id {
                     self.out.push(Output::Rejected { id, reason: RejectReason::TransferAborted });
                 }
+                // What waited for the transfer (leaving a joint
+                // configuration) goes ahead.
+                self.after_leader_commit();
             }
         }
     }

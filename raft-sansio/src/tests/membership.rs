@@ -141,6 +141,53 @@ fn membership_replace_the_leader_in_one_joint_change() {
 }
 
 #[test]
+fn membership_replace_the_leader_in_one_joint_change_while_a_transfer_is_in_flight() {
+    let mut c = Cluster::new(3, |_| {});
+    c.elect(1);
+    c.add_host(4, |_| {});
+    // A transfer in flight refuses a membership change...
+    c.cut(1, 2);
+    let rid = c.transfer(1, 2);
+    let out = c.change(1, MembershipChange::new([MemberChange::Remove(NodeId(1)), MemberChange::AddVoter(NodeId(4))]));
+    assert!(
+        out.iter().any(|o| matches!(o, Output::Rejected { reason: crate::RejectReason::TransferInProgress, .. })),
+        "{out:?}"
+    );
+    // ...until it aborts.
+    for _ in 0..25 {
+        c.tick(1);
+        c.drive();
+    }
+    assert_eq!(c.rejected(1, rid), Some(crate::RejectReason::TransferAborted));
+    c.heal();
+    // The joint change goes first, then the transfer starts while the joint
+    // entry is still uncommitted: the target leads the joint configuration
+    // and, as a new leader finding it with auto-leave, leaves it.
+    let out = c.change(1, MembershipChange::new([MemberChange::Remove(NodeId(1)), MemberChange::AddVoter(NodeId(4))]));
+    assert!(proposed(&out), "{out:?}");
+    assert!(c.node(1).membership().is_joint());
+    let rid = c.transfer(1, 2);
+    assert_eq!(c.rejected(1, rid), None);
+    settle(&mut c);
+    assert_eq!(c.node(2).role(), Role::Leader, "the transfer completed: {:?} {:?}", c.leader(), c.host(1).events);
+    for id in 2..=4 {
+        let conf = c.node(id).membership();
+        assert!(!conf.is_joint(), "node {id}");
+        assert_eq!(conf.voters, ids(&[2, 3, 4]), "node {id}");
+        assert_eq!(conf.removed, ids(&[1]));
+    }
+    c.propose(2, b"after");
+    settle(&mut c);
+    assert!(c.host(4).applied.iter().any(|e| &e.payload[..] == b"after"));
+    // The removed leader stays out.
+    for _ in 0..60 {
+        c.tick(1);
+    }
+    c.drive();
+    assert_ne!(c.node(1).role(), Role::Leader);
+}
+
+#[test]
 fn membership_an_uncommitted_removal_truncated_away_leaves_the_node_a_member() {
     let mut c = Cluster::new(3, |_| {});
     c.elect(1);
