@@ -140,6 +140,17 @@ pub enum Op {
     },
     /// A message forged outright.
     Raw(Message),
+    /// A membership change asked of this node: `kinds` picks, for two
+    /// ids among 1..=6, add voter, add learner, add witness or remove;
+    /// `transition` the way through.
+    Change {
+        /// Two ids (low and high nibble).
+        ids: u8,
+        /// Two kinds (two bits each), and whether the second one is used.
+        kinds: u8,
+        /// Auto, joint with auto-leave, joint explicit, or leave.
+        transition: u8,
+    },
     /// Crash and restart from the disk (unacknowledged Persists lost).
     Restart,
 }
@@ -199,7 +210,7 @@ impl<'a> Arbitrary<'a> for Op {
                 part: b(u)?,
                 total: b(u)?,
             },
-
+            98 => Op::Change { ids: b(u)?, kinds: b(u)?, transition: b(u)? },
             _ => Op::Restart,
         })
     }
@@ -516,14 +527,14 @@ fn inputs_for(
                 prev: EntryId::new(prev_term, prev_index),
                 entries,
                 leader_commit,
-                lowest_data_match: Index::ZERO,
+                lowest_data_match: leader_commit,
             });
             alloc::vec![Input::Receive(msg(*from, t, body))]
         }
         Op::Heartbeat { from, term: dt, commit } => {
             let leader_commit = Index(last.index.0.saturating_add_signed(i64::from((*commit).clamp(-3, 3))));
             let body =
-                MessageBody::Heartbeat(Heartbeat { leader_commit, lowest_data_match: Index::ZERO, read_round: 1 });
+                MessageBody::Heartbeat(Heartbeat { leader_commit, lowest_data_match: leader_commit, read_round: 1 });
             alloc::vec![Input::Receive(msg(*from, offset_term(term, *dt).max(Term(1)), body))]
         }
         Op::AppendResponse { from, success, back } => {
@@ -545,6 +556,35 @@ fn inputs_for(
             alloc::vec![Input::Receive(msg(*from, term, body))]
         }
         Op::Raw(m) => alloc::vec![Input::Receive(m.clone())],
+        Op::Change { ids, kinds, transition } => {
+            let member = |id: u8, kind: u8| {
+                let id = NodeId(u64::from(id % 6) + 1);
+                match kind % 4 {
+                    0 => crate::MemberChange::AddVoter(id),
+                    1 => crate::MemberChange::AddLearner(id),
+                    2 => crate::MemberChange::AddWitness(id),
+                    _ => crate::MemberChange::Remove(id),
+                }
+            };
+            let change = if transition % 4 == 3 {
+                crate::MembershipChange::leave_joint()
+            } else {
+                let mut changes = alloc::vec![member(ids & 0xf, kinds & 3)];
+                if kinds & 0x10 != 0 {
+                    changes.push(member(ids >> 4, (kinds >> 2) & 3));
+                }
+                crate::MembershipChange {
+                    changes,
+                    transition: match transition % 4 {
+                        0 => crate::Transition::Auto,
+                        1 => crate::Transition::JointAutoLeave,
+                        _ => crate::Transition::JointExplicit,
+                    },
+                }
+            };
+            *request += 1;
+            alloc::vec![Input::ChangeMembership { id: crate::RequestId(*request), change }]
+        }
         Op::Restart => Vec::new(),
     }
 }

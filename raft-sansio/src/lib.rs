@@ -112,7 +112,9 @@
 //! applied index follows its commit index without an `Apply`, so its host
 //! may take (empty) snapshots and compact, but never past the entries whose
 //! payloads it still keeps: those are the copy a lagging data voter may
-//! need.
+//! need. Dropping payloads and skipping `Apply` start once the
+//! configuration that makes the node a witness is committed: until then a
+//! truncation could make it a data member again.
 //!
 //! A witness campaigns only after a longer election timeout than any data
 //! voter's, so a data voter wins whenever one can. A witness that does win

@@ -57,8 +57,7 @@ impl Membership {
     /// Whether `id` is a witness in some half and a data voter in none: it
     /// holds no state machine.
     pub(crate) fn is_witness(&self, id: NodeId) -> bool {
-        (self.conf.witnesses.binary_search(&id).is_ok() || self.conf.witnesses_outgoing.binary_search(&id).is_ok())
-            && !self.is_data_voter(id)
+        is_witness(&self.conf, id)
     }
 
     /// Every member, sorted.
@@ -85,6 +84,14 @@ impl Membership {
     pub(crate) fn is_data_voter(&self, id: NodeId) -> bool {
         self.conf.voters.binary_search(&id).is_ok() || self.conf.voters_outgoing.binary_search(&id).is_ok()
     }
+}
+
+/// Whether `id` is a witness of `conf` in some half and a data voter in
+/// none.
+pub(crate) fn is_witness(conf: &ConfState, id: NodeId) -> bool {
+    (conf.witnesses.binary_search(&id).is_ok() || conf.witnesses_outgoing.binary_search(&id).is_ok())
+        && conf.voters.binary_search(&id).is_err()
+        && conf.voters_outgoing.binary_search(&id).is_err()
 }
 
 /// The configurations the in-memory log holds: the one in effect at the

@@ -650,7 +650,7 @@ impl Node {
 
     /// Hands every committed, durable, unapplied entry to the host.
     fn emit_applies(&mut self) {
-        if self.is_witness() {
+        if self.is_committed_witness() {
             self.log.skip_apply();
             return;
         }

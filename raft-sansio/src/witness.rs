@@ -13,7 +13,7 @@ impl Node {
     /// the entries up to `lowest_data_match`: drop the payloads it no
     /// longer needs to keep.
     pub(crate) fn witness_follow(&mut self, lowest_data_match: Index) {
-        if !self.is_witness() {
+        if !self.is_committed_witness() {
             return;
         }
         // Committed entries are never truncated from a data voter that
@@ -29,6 +29,16 @@ impl Node {
     /// still hold payloads some data voter may lack.
     pub(crate) fn witness_compaction_cap(&self) -> Option<Index> {
         self.is_witness().then_some(self.witness_elided)
+    }
+
+    /// Whether this node is a witness in the configuration in effect at its
+    /// commit index. Dropping payloads and skipping `Apply` wait for that:
+    /// until the entry that made it a witness commits, a truncation may
+    /// make it a data member again, which must then have applied every
+    /// entry. Once committed it is a witness for good (a witness never
+    /// becomes a data member).
+    pub(crate) fn is_committed_witness(&self) -> bool {
+        self.is_witness() && crate::membership::is_witness(self.confs.at(self.log.committed()), self.config.id)
     }
 
     /// A witness leader hands leadership to a data voter: started when it
