@@ -238,3 +238,40 @@ fn witness_payloads_never_reach_a_data_node() {
         Err(DropReason::MalformedEntries)
     );
 }
+
+/// Found by the step fuzz target: a data voter demoted to witness by an
+/// entry that is then truncated is a data voter again, and must have applied
+/// every entry committed meanwhile.
+#[test]
+fn witness_demotion_truncated_away_leaves_a_data_voter_that_applied_everything() {
+    let mut c = Cluster::new(3, |_| {});
+    c.elect(1);
+    let a = propose_at(&mut c, 1, b"a");
+    let out = c.change(1, MembershipChange::new([MemberChange::AddWitness(NodeId(1))]));
+    assert!(out.iter().any(|o| matches!(o, Output::Proposed { .. })), "{out:?}");
+    assert!(c.node(1).is_witness(), "in effect once appended");
+    // The followers get `a` but nothing more from 1 (its hand-over
+    // included); `a` commits on 1.
+    assert!(c.deliver_one() && c.deliver_one());
+    c.cut.insert((NodeId(1), NodeId(2)));
+    c.cut.insert((NodeId(1), NodeId(3)));
+    c.drive();
+    assert!(c.node(1).commit_index() >= a);
+    assert!(c.node(1).entry(a.next()).is_some_and(|e| e.kind == EntryKind::ConfChange));
+    // 1 is cut off; 2 leads a new term and overwrites the demotion.
+    c.isolate(1);
+    let leader = c.tick_until_leader_among(&[2, 3], 200).expect("a new leader");
+    propose_at(&mut c, leader, b"b");
+    c.drive();
+    c.heal();
+    settle(&mut c);
+    assert!(
+        !c.node(1).is_witness(),
+        "the demotion was truncated: leader {leader} {:?} {:?}",
+        c.node(1),
+        c.host(1).events
+    );
+    let applied = applied_payloads(&c, 1);
+    assert!(applied.iter().any(|p| &p[..] == b"a") && applied.iter().any(|p| &p[..] == b"b"), "{applied:?}");
+    assert!(!c.node(1).entry(a).unwrap().payload_elided);
+}
