@@ -239,7 +239,9 @@ impl RaftLog {
         }
         let from = self.apply_emitted.next();
         let start = self.position(from)?;
-        let available = (upto.0 - self.apply_emitted.0).min((self.entries.len() - start) as u64) as usize;
+        // `upto <= last_index`: every index up to it is in memory.
+        let available = (upto.0 - self.apply_emitted.0) as usize;
+        debug_assert!(start + available <= self.entries.len());
         // At least one entry, then as many as fit in `max_bytes`.
         let mut count = 1;
         let mut bytes = self.entries[start].payload.len() as u64;

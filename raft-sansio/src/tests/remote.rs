@@ -269,3 +269,22 @@ fn remote_term_zero_and_invalid_configuration_entries_are_dropped_at_the_gate() 
     assert_eq!(dropped(&node.step(vote0)), [DropReason::InvalidTerm]);
     assert_eq!(node.vote(), None);
 }
+
+/// An append whose `prev` and first entries were compacted away on the
+/// follower (they are committed, so they match): the follower skips them
+/// and takes the rest, instead of calling them conflicts below its commit.
+#[test]
+fn remote_append_from_below_the_compaction_point_skips_the_committed_prefix() {
+    let mut node = follower(&[1, 1, 1, 1, 1, 1, 1], 2);
+    let out = step_persisted(&mut node, append(2, 2, (1, 7), &[], 7));
+    assert_eq!(node.commit_index(), Index(7));
+    assert!(out.iter().any(|o| matches!(o, Output::Apply { .. })));
+    let _ = node.step(Input::Applied { index: Index(7) });
+    let _ = step_persisted(&mut node, Input::SnapshotTaken { index: Index(5), data: Bytes::from_static(b"s") });
+    let _ = node.step(Input::Compact { index: Index(5) });
+    assert_eq!(node.first_index(), Index(6));
+    let out = step_persisted(&mut node, append(2, 2, (1, 3), &[(1, 4), (1, 5), (1, 6), (1, 7), (2, 8)], 7));
+    assert!(dropped(&out).is_empty(), "{out:?}");
+    assert_eq!(acked(&out), Some(Index(8)));
+    assert_eq!(node.last_index(), Index(8));
+}
