@@ -8,10 +8,22 @@
 //! every random choice, integer arithmetic for every distribution. The same
 //! seed gives the same history and the same trace hash on every machine.
 //!
+//! Nemeses beyond the faults: leadership transfers, membership changes
+//! (adds, removes, promotions, demotions, witness swaps, single-step and
+//! joint; new nodes join with an empty store), compaction (frequent
+//! snapshots, chunked snapshot install), and the opt-in `wipe` fault (a node
+//! loses its disk and comes back under a new id).
+//!
 //! After every event: each stepped node's invariants, at most one leader per
-//! term, every leader a voter, committed prefixes agree, applied sequences
-//! agree, every committed index durable on a quorum, every new leader holds
-//! every committed entry. At the end: linearizability of the whole history
+//! term, every leader a voter of its configuration (or leading until its own
+//! removal commits), each node's configuration the one its log says,
+//! committed prefixes agree (a witness's dropped payload is unknown content,
+//! not different), applied sequences and snapshots of the same index agree,
+//! every newly committed index durable on a majority of each half of the
+//! committing leader's configuration and on some member of every quorum of
+//! each configuration in effect there, every new leader holds every
+//! committed entry, and no client is served from a state machine the core
+//! skipped entries of. At the end: linearizability of the whole history
 //! (`raft-check`, with a step budget), and liveness: after the faults heal,
 //! within [`World::liveness_bound`], every client completes an operation.
 

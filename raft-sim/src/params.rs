@@ -26,10 +26,14 @@ pub enum Fault {
     Disk,
     /// Crashes that keep fsync'd Persists and a random prefix of the rest.
     Crash,
+    /// Opt-in (not part of `all`): a node loses its whole disk. It is
+    /// removed from the membership and comes back under a new id with an
+    /// empty store; one node at a time.
+    Wipe,
 }
 
 impl Fault {
-    /// Every fault, in name order.
+    /// The default faults (what `all` means), in name order.
     pub const ALL: [Fault; 8] = [
         Fault::Partition,
         Fault::Loss,
@@ -40,6 +44,10 @@ impl Fault {
         Fault::Disk,
         Fault::Crash,
     ];
+
+    /// Faults that only run when named: they need more of the cluster
+    /// (membership changes) than a plain run exercises.
+    pub const OPT_IN: [Fault; 1] = [Fault::Wipe];
 
     /// The name used by `--faults`.
     pub fn name(self) -> &'static str {
@@ -52,12 +60,13 @@ impl Fault {
             Fault::Pause => "pause",
             Fault::Disk => "disk",
             Fault::Crash => "crash",
+            Fault::Wipe => "wipe",
         }
     }
 
     /// The fault named `name`.
     pub fn from_name(name: &str) -> Option<Fault> {
-        Fault::ALL.iter().copied().find(|f| f.name() == name)
+        Fault::ALL.iter().chain(Fault::OPT_IN.iter()).copied().find(|f| f.name() == name)
     }
 }
 
@@ -66,7 +75,7 @@ impl Fault {
 pub struct FaultSet(u16);
 
 impl FaultSet {
-    /// Every fault.
+    /// Every default fault (not the opt-in ones, see [`Fault::OPT_IN`]).
     pub fn all() -> FaultSet {
         let mut s = FaultSet::default();
         for f in Fault::ALL {
@@ -90,7 +99,8 @@ impl FaultSet {
         self.0 & (1 << (f as u16)) != 0
     }
 
-    /// Parses a comma-separated list of fault names (`all` and `none` too).
+    /// Parses a comma-separated list of fault names (`all` and `none` too;
+    /// `all,wipe` adds the opt-in `wipe` to every default fault).
     ///
     /// # Errors
     /// The first unknown name.
@@ -98,10 +108,10 @@ impl FaultSet {
         let mut set = FaultSet::none();
         for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
             match name {
-                "all" => set = FaultSet::all(),
+                "all" => set.0 |= FaultSet::all().0,
                 "none" => {}
                 _ => set.insert(Fault::from_name(name).ok_or_else(|| {
-                    let names: Vec<&str> = Fault::ALL.iter().map(|f| f.name()).collect();
+                    let names: Vec<&str> = Fault::ALL.iter().chain(Fault::OPT_IN.iter()).map(|f| f.name()).collect();
                     format!("unknown fault `{name}` (known: {}, all, none)", names.join(", "))
                 })?),
             }
@@ -112,11 +122,11 @@ impl FaultSet {
 
 impl fmt::Display for FaultSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names: Vec<&str> = Fault::ALL.iter().filter(|x| self.contains(**x)).map(|x| x.name()).collect();
+        let defaults: Vec<&str> = Fault::ALL.iter().filter(|x| self.contains(**x)).map(|x| x.name()).collect();
+        let mut names: Vec<&str> = if defaults.len() == Fault::ALL.len() { vec!["all"] } else { defaults };
+        names.extend(Fault::OPT_IN.iter().filter(|x| self.contains(**x)).map(|x| x.name()));
         if names.is_empty() {
             f.write_str("none")
-        } else if names.len() == Fault::ALL.len() {
-            f.write_str("all")
         } else {
             f.write_str(&names.join(","))
         }
@@ -184,10 +194,17 @@ impl ReadPath {
 pub struct Nemeses {
     /// Random leadership transfers.
     pub transfer: bool,
+    /// Random membership changes: adds, removes, promotions, demotions and
+    /// witness swaps, single-step and joint, the leader included.
+    pub membership: bool,
+    /// Frequent snapshots with a short log tail and small chunks, so that
+    /// lagging, restarted and new nodes catch up by snapshot install.
+    pub compaction: bool,
 }
 
 impl Nemeses {
-    /// Parses a comma-separated list (`transfer`; `none`).
+    /// Parses a comma-separated list (`transfer`, `membership`,
+    /// `compaction`; `none`).
     ///
     /// # Errors
     /// An unknown name.
@@ -196,8 +213,10 @@ impl Nemeses {
         for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             match name {
                 "transfer" => n.transfer = true,
+                "membership" => n.membership = true,
+                "compaction" => n.compaction = true,
                 "none" => {}
-                _ => return Err(format!("unknown nemesis `{name}` (transfer, none)")),
+                _ => return Err(format!("unknown nemesis `{name}` (transfer, membership, compaction, none)")),
             }
         }
         Ok(n)
@@ -206,7 +225,17 @@ impl Nemeses {
 
 impl fmt::Display for Nemeses {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.transfer { "transfer" } else { "none" })
+        let names: Vec<&str> =
+            [(self.transfer, "transfer"), (self.membership, "membership"), (self.compaction, "compaction")]
+                .into_iter()
+                .filter(|(on, _)| *on)
+                .map(|(_, name)| name)
+                .collect();
+        if names.is_empty() {
+            f.write_str("none")
+        } else {
+            f.write_str(&names.join(","))
+        }
     }
 }
 
@@ -272,13 +301,30 @@ impl WorldOptions {
             self.faults,
             self.reads.name()
         );
-        if self.nemeses.transfer {
-            cmd.push_str(" --nemesis transfer");
+        if self.nemeses != Nemeses::default() {
+            cmd.push_str(&format!(" --nemesis {}", self.nemeses));
         }
         if self.clock_drift_ppm != CONFIGURED_DRIFT_PPM {
             cmd.push_str(&format!(" --clock-drift {}", self.clock_drift_ppm));
         }
         cmd
+    }
+}
+
+/// One node's clock drift in parts per million: half of the nodes sit at
+/// the bound (either side), the rest spread uniformly, since extremes are
+/// where clock bugs show. Also drawn for nodes that join later.
+pub(crate) fn draw_drift_ppm(rng: &mut Rng, clock: bool, bound: i64) -> i64 {
+    if !clock {
+        0
+    } else if rng.chance(1, 2) {
+        if rng.chance(1, 2) {
+            bound
+        } else {
+            -bound
+        }
+    } else {
+        rng.range(0, 2 * bound as u64 + 1) as i64 - bound
     }
 }
 
@@ -344,6 +390,18 @@ pub struct Params {
     pub think_ns: (u64, u64),
     /// The fault phase ends at the latest here.
     pub fault_phase_ns: u64,
+    /// A node's host snapshots its state machine whenever it has applied
+    /// this many entries since its last snapshot (0: never; the
+    /// `compaction` nemesis).
+    pub snapshot_every_entries: u64,
+    /// Core knob: entries kept below a snapshot.
+    pub snapshot_trailing_entries: u64,
+    /// Core knob: snapshot chunk size.
+    pub snapshot_chunk_bytes: u64,
+    /// Mean time between random membership changes (0: none).
+    pub membership_every_ns: u64,
+    /// Mean time between disk wipes (0: none).
+    pub wipe_every_ns: u64,
 }
 
 impl Params {
@@ -370,23 +428,7 @@ impl Params {
         // Clock drift within 2% (the lease issue bounds it); offsets within
         // one tick.
         let bound = i64::from(options.clock_drift_ppm);
-        // Half of the nodes sit at the bound (either side), the rest spread
-        // uniformly: extremes are where clock bugs show.
-        let drift_ppm: Vec<i64> = (0..n)
-            .map(|_| {
-                if !on(Fault::Clock) {
-                    0
-                } else if rng.chance(1, 2) {
-                    if rng.chance(1, 2) {
-                        bound
-                    } else {
-                        -bound
-                    }
-                } else {
-                    rng.range(0, 2 * bound as u64 + 1) as i64 - bound
-                }
-            })
-            .collect();
+        let drift_ppm: Vec<i64> = (0..n).map(|_| draw_drift_ppm(&mut rng, on(Fault::Clock), bound)).collect();
         let clock_offset_ns: Vec<u64> = (0..n).map(|_| rng.below(tick_ns)).collect();
         let (write_ns, fsync_ns) = if on(Fault::Disk) {
             ((MS / 20, MS / 2), (MS / 2, rng.range(2 * MS, 30 * MS)))
@@ -412,7 +454,25 @@ impl Params {
         let client_timeout_ns = [60 * MS, 150 * MS, 300 * MS, 1_000 * MS][rng.below(4) as usize];
         let transfer_every_ns = if options.nemeses.transfer { rng.range(500 * MS, 2_000 * MS) } else { 0 };
         let hot_keys = [1usize, 2, 4, 4][rng.below(4) as usize];
+        // Drawn last, and only when asked for, so that worlds without these
+        // nemeses keep the parameters (and traces) they always had.
+        let (snapshot_every_entries, snapshot_trailing_entries, snapshot_chunk_bytes) = if options.nemeses.compaction {
+            (
+                [10u64, 30, 100, 300][rng.below(4) as usize],
+                [0u64, 2, 10, 50][rng.below(4) as usize],
+                [64u64, 512, 4096, 1 << 16][rng.below(4) as usize],
+            )
+        } else {
+            (0, 1024, 1 << 20)
+        };
+        let membership_every_ns = if options.nemeses.membership { rng.range(200 * MS, 1_500 * MS) } else { 0 };
+        let wipe_every_ns = if on(Fault::Wipe) { rng.range(1_500 * MS, 5_000 * MS) } else { 0 };
         Params {
+            snapshot_every_entries,
+            snapshot_trailing_entries,
+            snapshot_chunk_bytes,
+            membership_every_ns,
+            wipe_every_ns,
             hot_keys,
             transfer_every_ns,
             tick_ns,
@@ -462,7 +522,8 @@ impl fmt::Display for Params {
             f,
             "tick={}ms election={}..{} heartbeat={} pre_vote={} check_quorum={} inflight={} msg_bytes={} \
              latency={}..{}us jitter={}us loss={}/1000 dup={}/1000 fsync={}..{}us drift_ppm={:?} \
-             crash_every={}ms partition_every={}ms pause_every={}ms",
+             crash_every={}ms partition_every={}ms pause_every={}ms snapshot_every={} trailing={} chunk_bytes={} \
+             membership_every={}ms wipe_every={}ms",
             self.tick_ns / MS,
             self.election_ticks.0,
             self.election_ticks.1,
@@ -482,6 +543,11 @@ impl fmt::Display for Params {
             self.crash_every_ns / MS,
             self.partition_every_ns / MS,
             self.pause_every_ns / MS,
+            self.snapshot_every_entries,
+            self.snapshot_trailing_entries,
+            self.snapshot_chunk_bytes,
+            self.membership_every_ns / MS,
+            self.wipe_every_ns / MS,
         )
     }
 }

@@ -12,12 +12,17 @@ use bytes::Bytes;
 use raft_check::{Event as HEvent, EventKind, History, Value as HValue};
 use raft_kv::{ApplyOutcome, Command, KvConfig, KvStateMachine, Op, OpResult};
 use raft_sansio::rng::Rng;
-use raft_sansio::{Config, EntryKind, Event, Input, Message, Node, NodeId, Output, RejectReason, RequestId, Role};
+use raft_sansio::{
+    ConfState, Config, EntryId, EntryKind, Event, Index, Input, Message, Node, NodeId, Output, RejectReason, RequestId,
+    Role,
+};
 
-use crate::checks::{SafetyChecker, Violation};
+use crate::checks::{is_witness, SafetyChecker, Violation};
 use crate::client::{request_of, to_history, Client, ClientState, Running};
 use crate::disk::Disk;
 use crate::params::{Params, WorldOptions, MS};
+
+mod reconfig;
 
 /// A request a client sends a node.
 #[derive(Clone, Debug)]
@@ -48,11 +53,24 @@ enum ClientReply {
 enum Ev {
     Tick(usize),
     Deliver(Message),
-    DiskDone { node: usize, incarnation: u32, seq: u64 },
-    ClientArrive { node: usize, request: ClientRequest },
-    ClientReply { client: usize, reply: ClientReply },
+    DiskDone {
+        node: usize,
+        incarnation: u32,
+        seq: u64,
+    },
+    ClientArrive {
+        node: usize,
+        request: ClientRequest,
+    },
+    ClientReply {
+        client: usize,
+        reply: ClientReply,
+    },
     ClientWake(usize),
-    ClientTimeout { client: usize, attempt: u32 },
+    ClientTimeout {
+        client: usize,
+        attempt: u32,
+    },
     Crash,
     Restart(usize),
     PartitionStart,
@@ -61,6 +79,13 @@ enum Ev {
     PauseEnd(usize),
     Scripted(crate::params::FaultAction),
     Transfer,
+    /// The control plane's round: retire removed nodes, finish what a wipe
+    /// or an add started, leave explicit joint configurations.
+    Control,
+    /// A random membership change.
+    Membership,
+    /// A node loses its disk.
+    Wipe,
     EndFaultPhase,
 }
 
@@ -82,6 +107,9 @@ impl Ev {
             Ev::PauseEnd(_) => "resume",
             Ev::Scripted(_) => "scripted-fault",
             Ev::Transfer => "transfer",
+            Ev::Control => "control",
+            Ev::Membership => "membership",
+            Ev::Wipe => "wipe",
             Ev::EndFaultPhase => "end-of-faults",
         }
     }
@@ -107,6 +135,21 @@ impl PartialOrd for Scheduled {
 impl Ord for Scheduled {
     fn cmp(&self, other: &Self) -> core::cmp::Ordering {
         (self.time, self.seq).cmp(&(other.time, other.seq))
+    }
+}
+
+/// A state machine restored from snapshot bytes at `index`, and whether it
+/// is whole: a metadata-only snapshot (a witness's) leaves an empty one.
+fn restore_kv(index: Index, data: &[u8]) -> Result<(KvStateMachine, bool), String> {
+    if data.is_empty() {
+        let mut kv = KvStateMachine::new(KvConfig { max_sessions: 1024 });
+        let _ = kv.apply_noop(index.0);
+        return Ok((kv, false));
+    }
+    match KvStateMachine::restore(data) {
+        Ok(kv) if kv.applied_index() == index.0 => Ok((kv, true)),
+        Ok(kv) => Err(format!("snapshot at {} holds the state at {}", index.0, kv.applied_index())),
+        Err(e) => Err(format!("snapshot at {} does not restore: {e:?}", index.0)),
     }
 }
 
@@ -137,6 +180,84 @@ struct SimNode {
     next_request: u64,
     /// Index -> (term, client, attempt) of a proposal awaiting its apply.
     proposals: BTreeMap<u64, (u64, usize, u32)>,
+    /// Removed from the cluster for good (its removal committed, or its
+    /// disk lost): never stepped or scheduled again. Its disk stays as it
+    /// was, for the durability check to count acknowledgements it sent.
+    retired: bool,
+    /// Whether `kv` holds the state of every entry up to its applied index.
+    /// A witness applies nothing, so its state machine lags but stays a
+    /// true prefix; it stops being whole when the core hands it entries
+    /// after ones it skipped, or restores a witness's metadata-only
+    /// snapshot. Serving a client from it then is the core's fault.
+    kv_whole: bool,
+    /// The configuration of the latest snapshot the node asked its host to
+    /// store: the base of its log's configurations.
+    base_conf: ConfState,
+    /// The snapshot the core asked for with `SnapshotDataNeeded`, answered
+    /// once it is durable here.
+    snapshot_wanted: Option<EntryId>,
+    /// The index of the latest snapshot taken or installed.
+    last_snapshot: Index,
+    /// Why `kv` is not whole (diagnostics).
+    not_whole: Option<String>,
+}
+
+impl SimNode {
+    /// The node in slot `i` (id `i + 1`): one of the cluster's first voters
+    /// when `bootstrap` names them, else a node with an empty store and no
+    /// configuration, waiting to be added.
+    fn new(options: &WorldOptions, params: &Params, i: usize, drift_ppm: i64, bootstrap: &[NodeId]) -> SimNode {
+        let id = NodeId(i as u64 + 1);
+        let mut config = Config::new(id, options.seed.wrapping_mul(31).wrapping_add(i as u64));
+        config.bootstrap_voters = bootstrap.to_vec();
+        config.election_timeout_ticks_min = params.election_ticks.0;
+        config.election_timeout_ticks_max = params.election_ticks.1;
+        config.heartbeat_interval_ticks = params.heartbeat_ticks;
+        config.pre_vote = params.pre_vote;
+        config.check_quorum = params.check_quorum;
+        config.max_inflight_msgs = params.max_inflight_msgs;
+        config.max_size_per_msg = params.max_size_per_msg;
+        config.snapshot_trailing_entries = params.snapshot_trailing_entries;
+        config.snapshot_chunk_bytes = params.snapshot_chunk_bytes;
+        config.emit_events = true;
+        if options.reads == crate::params::ReadPath::Lease {
+            let bound = crate::params::CONFIGURED_DRIFT_PPM;
+            config.read_mode = raft_sansio::ReadMode::Lease {
+                lease_ticks: raft_sansio::ReadMode::max_lease_ticks(params.election_ticks.0, bound),
+                clock_drift_bound_ppm: bound,
+            };
+        }
+        let node = Node::new(config.clone(), raft_sansio::RestoredState::default()).expect("valid config");
+        let tick_ns = (params.tick_ns as i64 + params.tick_ns as i64 * drift_ppm / 1_000_000) as u64;
+        SimNode {
+            id,
+            config,
+            node: Some(node),
+            incarnation: 0,
+            kv: KvStateMachine::new(KvConfig { max_sessions: 1024 }),
+            disk: Disk::default(),
+            tick_ns,
+            paused: false,
+            missed_ticks: 0,
+            held: VecDeque::new(),
+            requests: BTreeMap::new(),
+            reads_waiting: Vec::new(),
+            next_request: 1,
+            proposals: BTreeMap::new(),
+            retired: false,
+            kv_whole: true,
+            base_conf: ConfState::default(),
+            snapshot_wanted: None,
+            last_snapshot: Index(0),
+            not_whole: None,
+        }
+    }
+
+    /// Whether the host hands this node client requests: a witness keeps
+    /// no state machine.
+    fn serves_clients(&self) -> bool {
+        self.node.as_ref().is_some_and(|n| !is_witness(n.membership(), self.id))
+    }
 }
 
 /// Counters reported at the end of a run.
@@ -168,6 +289,20 @@ pub struct Stats {
     pub events: u64,
     /// Virtual time at the end.
     pub sim_time_ns: u64,
+    /// Snapshots the hosts took of their state machines.
+    pub snapshots_taken: u64,
+    /// Snapshots installed from a leader (`ApplySnapshot`).
+    pub snapshots_installed: u64,
+    /// Configuration entries committed (a joint change commits two).
+    pub conf_changes: u64,
+    /// Of which joint configurations.
+    pub joint_confs: u64,
+    /// Nodes that joined with an empty store.
+    pub nodes_added: u64,
+    /// Nodes retired after their removal committed.
+    pub nodes_removed: u64,
+    /// Disks lost (`wipe`).
+    pub wipes: u64,
 }
 
 /// How a run ended.
@@ -249,6 +384,10 @@ pub struct World {
     failure: Option<Outcome>,
     op_counter: u64,
     out: Vec<Output>,
+    /// Membership changes in flight and planned (the control plane).
+    control: reconfig::Control,
+    /// Slots retired so far (`nodes.len()` minus this are routable).
+    retired: usize,
 }
 
 const FNV_PRIME: u64 = 0x0100_0000_01b3;
@@ -260,49 +399,12 @@ impl World {
         let mut rng = Rng::new(options.seed);
         let n = options.nodes;
         let voters: Vec<NodeId> = (1..=n as u64).map(NodeId).collect();
-        let mut nodes = Vec::with_capacity(n);
-        for i in 0..n {
-            let id = NodeId(i as u64 + 1);
-            let mut config = Config::new(id, options.seed.wrapping_mul(31).wrapping_add(i as u64));
-            config.bootstrap_voters = voters.clone();
-            config.election_timeout_ticks_min = params.election_ticks.0;
-            config.election_timeout_ticks_max = params.election_ticks.1;
-            config.heartbeat_interval_ticks = params.heartbeat_ticks;
-            config.pre_vote = params.pre_vote;
-            config.check_quorum = params.check_quorum;
-            config.max_inflight_msgs = params.max_inflight_msgs;
-            config.max_size_per_msg = params.max_size_per_msg;
-            config.emit_events = true;
-            if options.reads == crate::params::ReadPath::Lease {
-                let bound = crate::params::CONFIGURED_DRIFT_PPM;
-                config.read_mode = raft_sansio::ReadMode::Lease {
-                    lease_ticks: raft_sansio::ReadMode::max_lease_ticks(params.election_ticks.0, bound),
-                    clock_drift_bound_ppm: bound,
-                };
-            }
-            let node = Node::new(config.clone(), raft_sansio::RestoredState::default()).expect("valid config");
-            let drift = params.drift_ppm[i];
-            let tick_ns = (params.tick_ns as i64 + params.tick_ns as i64 * drift / 1_000_000) as u64;
-            nodes.push(SimNode {
-                id,
-                config,
-                node: Some(node),
-                incarnation: 0,
-                kv: KvStateMachine::new(KvConfig { max_sessions: 1024 }),
-                disk: Disk::default(),
-                tick_ns,
-                paused: false,
-                missed_ticks: 0,
-                held: VecDeque::new(),
-                requests: BTreeMap::new(),
-                reads_waiting: Vec::new(),
-                next_request: 1,
-                proposals: BTreeMap::new(),
-            });
-        }
+        let nodes = (0..n).map(|i| SimNode::new(&options, &params, i, params.drift_ppm[i], &voters)).collect();
         let clients = (0..options.clients).map(|c| Client::new(c as u64, options.ops)).collect();
         let _ = rng.next_u64();
         World {
+            checker: SafetyChecker::new(&voters),
+            control: reconfig::Control::new(n),
             options,
             params,
             rng,
@@ -314,7 +416,6 @@ impl World {
             cut: BTreeSet::new(),
             faults_active: true,
             liveness_deadline: None,
-            checker: SafetyChecker::default(),
             history: Vec::new(),
             next_history_id: 0,
             stats: Stats::default(),
@@ -323,6 +424,7 @@ impl World {
             failure: None,
             op_counter: 0,
             out: Vec::new(),
+            retired: 0,
         }
     }
 
@@ -385,10 +487,21 @@ impl World {
                 let at = self.exp(self.params.pause_every_ns);
                 self.schedule(at, Ev::PauseStart);
             }
+            if self.params.wipe_every_ns > 0 {
+                let at = self.exp(self.params.wipe_every_ns);
+                self.schedule(at, Ev::Wipe);
+            }
         }
         if self.params.transfer_every_ns > 0 {
             let at = self.exp(self.params.transfer_every_ns);
             self.schedule(at, Ev::Transfer);
+        }
+        if self.params.membership_every_ns > 0 {
+            let at = self.exp(self.params.membership_every_ns);
+            self.schedule(at, Ev::Membership);
+        }
+        if self.params.membership_every_ns > 0 || self.params.wipe_every_ns > 0 {
+            self.schedule(reconfig::CONTROL_PERIOD_NS, Ev::Control);
         }
         let phase = self.params.fault_phase_ns;
         self.schedule(phase, Ev::EndFaultPhase);
@@ -415,6 +528,26 @@ impl World {
                     let stuck: Vec<u64> =
                         self.clients.iter().filter(|c| c.liveness_done_at.is_none()).map(|c| c.id).collect();
                     let leader = self.current_leader().map(|l| l.0);
+                    if let Some(trace) = self.trace.as_mut() {
+                        for n in &self.nodes {
+                            let state = n.node.as_ref().map(|x| {
+                                format!(
+                                    "{:?} term={} commit={} applied={} last={} first={} leader={:?} conf={:?}",
+                                    x.role(),
+                                    x.term().0,
+                                    x.commit_index().0,
+                                    x.applied_index().0,
+                                    x.last_index().0,
+                                    x.first_index().0,
+                                    x.leader(),
+                                    x.membership()
+                                )
+                            });
+                            let line = serde_json::json!({"node": n.id.0, "retired": n.retired, "paused": n.paused,
+                                "kv_whole": n.kv_whole, "kv_applied": n.kv.applied_index(), "state": state});
+                            let _ = writeln!(trace, "{line}");
+                        }
+                    }
                     self.failure = Some(Outcome::Liveness(format!(
                         "no progress within {} ms after the faults healed (leader: {:?}, clients still waiting: {:?})",
                         (deadline - self.heal_time()) / MS,
@@ -438,7 +571,11 @@ impl World {
     /// only when it times out) and two base timeouts for the operation
     /// itself.
     pub fn liveness_bound(&self) -> u64 {
-        20 * self.params.max_election_timeout_ns()
+        // Nodes that joined later drew their own clock drift.
+        let slowest_tick = self.nodes.iter().map(|n| n.tick_ns).max().unwrap_or(0);
+        let election =
+            self.params.max_election_timeout_ns().max(u64::from(self.params.election_ticks.1) * slowest_tick);
+        20 * election
             + 10 * self.params.max_latency_ns()
             + (self.params.client_timeout_ns << 4)
             + 2 * self.params.client_timeout_ns
@@ -492,6 +629,9 @@ impl World {
     fn handle(&mut self, event: Ev) {
         match event {
             Ev::Tick(i) => {
+                if self.nodes[i].retired {
+                    return;
+                }
                 let next = self.now + self.nodes[i].tick_ns;
                 self.schedule(next, Ev::Tick(i));
                 if self.nodes[i].node.is_none() {
@@ -502,6 +642,7 @@ impl World {
                     return;
                 }
                 self.step(i, Input::Tick);
+                self.maybe_take_snapshot(i);
             }
             Ev::Deliver(m) => {
                 let to = m.to.0 as usize - 1;
@@ -509,7 +650,7 @@ impl World {
                 self.hash_u64(m.from.0 << 32 | m.to.0);
                 self.hash_u64(m.term.0);
                 self.hash(m.body.name().as_bytes());
-                if self.cut.contains(&(from, to)) || self.nodes[to].node.is_none() {
+                if to >= self.nodes.len() || self.cut.contains(&(from, to)) || self.nodes[to].node.is_none() {
                     self.stats.messages_dropped += 1;
                     return;
                 }
@@ -524,8 +665,13 @@ impl World {
                 if n.incarnation != incarnation || n.node.is_none() {
                     return;
                 }
-                if !n.disk.complete(seq) {
-                    return;
+                match n.disk.complete(seq) {
+                    Ok(true) => {}
+                    Ok(false) => return,
+                    Err(e) => {
+                        self.failure = Some(Outcome::Safety(format!("node {}: disk write: {e}", node + 1)));
+                        return;
+                    }
                 }
                 if n.paused {
                     n.held.push_back(Held::Input(Input::Persisted { up_to_seq: seq }));
@@ -533,6 +679,7 @@ impl World {
                 }
                 self.hash_u64(seq);
                 self.step(node, Input::Persisted { up_to_seq: seq });
+                self.answer_snapshot_request(node);
             }
             Ev::ClientArrive { node, request } => {
                 self.hash_u64(request.client as u64);
@@ -562,6 +709,9 @@ impl World {
             Ev::PauseEnd(i) => self.resume(i),
             Ev::Scripted(action) => self.scripted(action),
             Ev::Transfer => self.nemesis_transfer(),
+            Ev::Control => self.control_round(),
+            Ev::Membership => self.nemesis_membership(),
+            Ev::Wipe => self.nemesis_wipe(),
             Ev::EndFaultPhase => self.end_fault_phase(),
         }
     }
@@ -573,10 +723,20 @@ impl World {
         out.clear();
         let Some(node) = self.nodes[i].node.as_mut() else { return };
         node.step_into(input, &mut out);
+        // The base of the node's log as of this step, for the check that its
+        // configuration is the one its log says.
+        for o in &out {
+            if let Output::Persist(p) = o {
+                if let Some(meta) = &p.snapshot {
+                    self.nodes[i].base_conf = meta.conf_state.clone();
+                }
+            }
+        }
         let result = {
             let disks: Vec<(NodeId, &Disk)> = self.nodes.iter().map(|n| (n.id, &n.disk)).collect();
-            let node = self.nodes[i].node.as_ref().expect("stepped");
-            self.checker.after_step(node, &disks)
+            let sim = &self.nodes[i];
+            let node = sim.node.as_ref().expect("stepped");
+            self.checker.after_step(node, &disks, &sim.base_conf)
         };
         if let Err(Violation(v)) = result {
             self.failure = Some(Outcome::Safety(v));
@@ -590,6 +750,12 @@ impl World {
             }
         }
         self.out = out;
+        if !self.checker.new_confs.is_empty() {
+            self.on_configurations_committed();
+        }
+        if self.nodes[i].snapshot_wanted.is_some() && self.failure.is_none() {
+            self.answer_snapshot_request(i);
+        }
     }
 
     fn handle_output(&mut self, i: usize, output: Output) {
@@ -610,8 +776,38 @@ impl World {
                     self.failure = Some(Outcome::Safety(v));
                     return;
                 }
+                let expected = self.nodes[i].kv.applied_index() + 1;
+                if let Some(first) = entries.first().filter(|e| e.index.0 > expected) {
+                    // Entries were skipped (this node was a witness): the
+                    // state machine misses them.
+                    let sim = &mut self.nodes[i];
+                    sim.kv_whole = false;
+                    let conf = sim.node.as_ref().map(|n| format!("{:?}", n.membership())).unwrap_or_default();
+                    sim.not_whole.get_or_insert(format!(
+                        "at {} ms the core handed it entries from {} on, but never {}..{} (configuration then: {conf})",
+                        self.now / MS,
+                        first.index.0,
+                        expected,
+                        first.index.0 - 1
+                    ));
+                }
                 for e in entries.iter() {
                     let outcome = match e.kind {
+                        EntryKind::Normal if e.payload_elided => {
+                            // A witness's copy: only a witness may be handed
+                            // one, and its state machine is no longer whole.
+                            let sim = &mut self.nodes[i];
+                            if sim.node.as_ref().is_some_and(|n| !is_witness(n.membership(), id)) {
+                                self.failure = Some(Outcome::Safety(format!(
+                                    "node {} is a data member but was handed entry {} without its payload",
+                                    id.0, e.index.0
+                                )));
+                                return;
+                            }
+                            let _ = sim.kv.apply_noop(e.index.0);
+                            sim.kv_whole = false;
+                            None
+                        }
                         EntryKind::Normal => Some(self.nodes[i].kv.apply(e.index.0, &e.payload)),
                         _ => {
                             let _ = self.nodes[i].kv.apply_noop(e.index.0);
@@ -619,11 +815,20 @@ impl World {
                         }
                     };
                     if let Some((term, client, attempt)) = self.nodes[i].proposals.remove(&e.index.0) {
+                        if outcome.is_some() && term == e.term.0 && !self.nodes[i].kv_whole {
+                            self.failure = Some(Outcome::Safety(self.not_whole(i, "applied a proposal it accepted")));
+                            return;
+                        }
                         let reply = match outcome {
-                            Some(outcome) if term == e.term.0 => ClientReply::Outcome { attempt, outcome },
-                            _ => ClientReply::NotApplied { attempt },
+                            Some(outcome) if term == e.term.0 => Some(ClientReply::Outcome { attempt, outcome }),
+                            // Applied, but its outcome is unknown here: let
+                            // the client time out.
+                            None if term == e.term.0 && e.payload_elided => None,
+                            _ => Some(ClientReply::NotApplied { attempt }),
                         };
-                        self.reply(client, reply);
+                        if let Some(reply) = reply {
+                            self.reply(client, reply);
+                        }
                     }
                 }
                 self.serve_waiting_reads(i);
@@ -633,6 +838,8 @@ impl World {
                     let _ = node.step(Input::Applied { index });
                 }
             }
+            Output::ApplySnapshot { meta } => self.apply_snapshot(i, &meta),
+            Output::SnapshotDataNeeded { last } => self.nodes[i].snapshot_wanted = Some(last),
             Output::ReadReady { id, index } => {
                 if let Some((client, attempt, Some(key))) = self.nodes[i].requests.remove(&id.0) {
                     self.nodes[i].reads_waiting.push((index.0, client, attempt, key));
@@ -651,6 +858,11 @@ impl World {
                 }
             }
             Output::Rejected { id, reason } => {
+                if let Some(trace) = self.trace.as_mut().filter(|_| id.0 >> 63 == 1) {
+                    let line =
+                        serde_json::json!({"t": self.now, "node": i + 1, "nemesis-rejected": format!("{reason:?}")});
+                    let _ = writeln!(trace, "{line}");
+                }
                 if let Some((client, attempt, _)) = self.nodes[i].requests.remove(&id.0) {
                     let reply = match reason {
                         RejectReason::NotLeader { leader_hint } => {
@@ -709,7 +921,30 @@ impl World {
         base + jitter
     }
 
+    /// What the core did wrong on node `i`, whose state machine is not
+    /// whole.
+    fn not_whole(&self, i: usize, what: &str) -> String {
+        let sim = &self.nodes[i];
+        let node = sim.node.as_ref().expect("stepped");
+        format!(
+            "node {} {what} ({:?} of term {}, configuration {:?}), but its host's state machine is not whole: {}",
+            sim.id.0,
+            node.role(),
+            node.term().0,
+            node.membership(),
+            sim.not_whole.as_deref().unwrap_or("?")
+        )
+    }
+
     fn node_client_request(&mut self, i: usize, request: ClientRequest) {
+        if !self.nodes[i].serves_clients() {
+            // A witness serves no client: it points at the leader, as a
+            // frontend would.
+            let sim = &self.nodes[i];
+            let hint = sim.node.as_ref().and_then(Node::leader).filter(|&l| l != sim.id);
+            self.reply(request.client, ClientReply::NotLeader { attempt: request.attempt, hint });
+            return;
+        }
         let n = &mut self.nodes[i];
         let rid = n.next_request;
         n.next_request += 1;
@@ -735,6 +970,16 @@ impl World {
         let waiting = core::mem::take(&mut self.nodes[i].reads_waiting);
         for (index, client, attempt, key) in waiting {
             if index <= applied {
+                if !self.nodes[i].serves_clients() {
+                    // It became a witness since the read came in: its state
+                    // machine is not consulted.
+                    self.reply(client, ClientReply::NotApplied { attempt });
+                    continue;
+                }
+                if !self.nodes[i].kv_whole {
+                    self.failure = Some(Outcome::Safety(self.not_whole(i, &format!("answered a read at {index}"))));
+                    return;
+                }
                 let value = self.nodes[i].kv.read(&key);
                 self.reply(client, ClientReply::ReadValue { attempt, value });
             } else {
@@ -748,8 +993,7 @@ impl World {
             return;
         }
         if let Some(leader) = self.current_leader() {
-            let n = self.nodes.len() as u64;
-            let to = NodeId(1 + self.rng.below(n));
+            let to = NodeId(1 + self.any_node() as u64);
             let i = leader.0 as usize - 1;
             if to != leader && !self.nodes[i].paused {
                 // Ids with the top bit set are the nemesis's own.
@@ -766,11 +1010,9 @@ impl World {
         self.schedule(self.now + latency, Ev::ClientReply { client, reply });
     }
 
-    fn crash(&mut self, i: usize) {
+    /// Stops node `i` where it stands: what it had in flight is lost.
+    fn halt(&mut self, i: usize) {
         let n = &mut self.nodes[i];
-        if n.node.is_none() {
-            return;
-        }
         n.node = None;
         n.incarnation += 1;
         n.paused = false;
@@ -779,21 +1021,60 @@ impl World {
         n.requests.clear();
         n.reads_waiting.clear();
         n.proposals.clear();
-        let _ = n.disk.crash(&mut self.rng);
+        n.snapshot_wanted = None;
         self.checker.on_crash(n.id);
+    }
+
+    fn crash(&mut self, i: usize) {
+        if self.nodes[i].node.is_none() {
+            return;
+        }
+        self.halt(i);
+        if let Err(e) = self.nodes[i].disk.crash(&mut self.rng) {
+            self.failure = Some(Outcome::Safety(format!("node {}: disk write at crash: {e}", i + 1)));
+        }
         self.stats.crashes += 1;
+    }
+
+    /// Takes node `i` out of the world for good (its removal committed, or
+    /// its disk is lost). Its disk stays as it was.
+    fn retire(&mut self, i: usize) {
+        if self.nodes[i].retired {
+            return;
+        }
+        self.halt(i);
+        self.nodes[i].disk.freeze();
+        self.nodes[i].retired = true;
+        self.retired += 1;
     }
 
     fn restart(&mut self, i: usize) {
         let n = &mut self.nodes[i];
-        if n.node.is_some() {
+        if n.node.is_some() || n.retired {
             return;
         }
-        let state = n.disk.synced.restored();
+        // The host restores its state machine from its snapshot, then hands
+        // the node the snapshot's metadata and the log after it.
+        let stored = &n.disk.synced;
+        let (kv, kv_whole) = match &stored.snapshot {
+            Some(meta) if meta.last.index > Index(0) => match restore_kv(meta.last.index, &stored.snapshot_data) {
+                Ok(restored) => restored,
+                Err(e) => {
+                    self.failure = Some(Outcome::Safety(format!("node {} cannot restart from its disk: {e}", i + 1)));
+                    return;
+                }
+            },
+            _ => (KvStateMachine::new(KvConfig { max_sessions: 1024 }), true),
+        };
+        n.base_conf = stored.snapshot.as_ref().map(|m| m.conf_state.clone()).unwrap_or_default();
+        n.last_snapshot = stored.snapshot.as_ref().map_or(Index(0), |m| m.last.index);
+        let state = stored.restored();
         match Node::new(n.config.clone(), state) {
             Ok(node) => {
                 n.node = Some(node);
-                n.kv = KvStateMachine::new(KvConfig { max_sessions: 1024 });
+                n.kv = kv;
+                n.kv_whole = kv_whole;
+                n.not_whole = (!kv_whole).then(|| "restarted from a metadata-only snapshot".to_string());
             }
             Err(e) => {
                 self.failure = Some(Outcome::Safety(format!("node {} cannot restart from its disk: {e}", i + 1)));
@@ -816,10 +1097,120 @@ impl World {
                 break;
             }
             match h {
+                Held::Input(Input::Persisted { up_to_seq }) => {
+                    self.step(i, Input::Persisted { up_to_seq });
+                    self.answer_snapshot_request(i);
+                }
                 Held::Input(input) => self.step(i, input),
                 Held::Client(r) => self.node_client_request(i, r),
             }
         }
+    }
+
+    // ---- snapshots ----
+
+    /// The host snapshots its state machine every
+    /// `Params::snapshot_every_entries` applied entries (the `compaction`
+    /// nemesis): it writes the snapshot first, then reports it.
+    fn maybe_take_snapshot(&mut self, i: usize) {
+        let every = self.params.snapshot_every_entries;
+        if every == 0 || self.failure.is_some() {
+            return;
+        }
+        let sim = &self.nodes[i];
+        let Some(node) = sim.node.as_ref() else { return };
+        let index = node.applied_index();
+        if index.0 < sim.last_snapshot.0 + every {
+            return;
+        }
+        let data = if sim.kv_whole && sim.kv.applied_index() == index.0 {
+            sim.kv.snapshot()
+        } else if is_witness(node.membership(), sim.id) {
+            // A witness keeps no state machine: its snapshot is metadata.
+            Bytes::new()
+        } else {
+            return;
+        };
+        if !data.is_empty() {
+            if let Err(Violation(v)) = self.checker.on_snapshot(sim.id, index, &data) {
+                self.failure = Some(Outcome::Safety(v));
+                return;
+            }
+        }
+        self.nodes[i].disk.take_snapshot(index, data.clone());
+        self.nodes[i].last_snapshot = index;
+        self.stats.snapshots_taken += 1;
+        self.step(i, Input::SnapshotTaken { index, data });
+    }
+
+    /// `ApplySnapshot`: the state machine becomes the stored snapshot.
+    fn apply_snapshot(&mut self, i: usize, meta: &raft_sansio::SnapshotMeta) {
+        let sim = &mut self.nodes[i];
+        let id = sim.id;
+        let index = meta.last.index;
+        let stored = &sim.disk.synced;
+        if stored.snapshot.as_ref().map(|s| s.last) != Some(meta.last) {
+            self.failure = Some(Outcome::Safety(format!(
+                "node {} was told to apply snapshot {:?}, but its disk holds {:?}",
+                id.0,
+                meta.last,
+                stored.snapshot.as_ref().map(|s| s.last)
+            )));
+            return;
+        }
+        if sim.kv_whole && sim.kv.applied_index() >= index.0 {
+            self.failure = Some(Outcome::Safety(format!(
+                "node {} was told to apply snapshot {:?} behind its state machine (applied {})",
+                id.0,
+                meta.last,
+                sim.kv.applied_index()
+            )));
+            return;
+        }
+        let data = stored.snapshot_data.clone();
+        match restore_kv(index, &data) {
+            Ok((kv, valid)) => {
+                sim.kv = kv;
+                sim.kv_whole = valid;
+                sim.not_whole = (!valid).then(|| {
+                    format!(
+                        "at {} ms it installed a metadata-only snapshot at {} whose configuration is {:?}",
+                        self.now / MS,
+                        index.0,
+                        meta.conf_state
+                    )
+                });
+            }
+            Err(e) => {
+                self.failure = Some(Outcome::Safety(format!("node {}: {e}", id.0)));
+                return;
+            }
+        }
+        sim.last_snapshot = index;
+        // Proposals at or below the snapshot: their fate is inside it, not
+        // known here; their clients time out.
+        sim.proposals = sim.proposals.split_off(&(index.0 + 1));
+        self.stats.snapshots_installed += 1;
+        if !data.is_empty() {
+            if let Err(Violation(v)) = self.checker.on_snapshot(id, index, &data) {
+                self.failure = Some(Outcome::Safety(v));
+                return;
+            }
+        }
+        self.serve_waiting_reads(i);
+    }
+
+    /// Answers `SnapshotDataNeeded` once the snapshot asked for is durable
+    /// here (the host serves snapshots from its disk).
+    fn answer_snapshot_request(&mut self, i: usize) {
+        let sim = &mut self.nodes[i];
+        let Some(last) = sim.snapshot_wanted else { return };
+        if sim.node.is_none() || sim.paused {
+            return;
+        }
+        let Some(data) = sim.disk.snapshot_data(last) else { return };
+        sim.snapshot_wanted = None;
+        self.step(i, Input::SnapshotData { last, data });
     }
 
     // ---- nemesis ----
@@ -836,14 +1227,14 @@ impl World {
                 return l.0 as usize - 1;
             }
         }
-        self.rng.below(self.nodes.len() as u64) as usize
+        self.any_node()
     }
 
     fn nemesis_crash(&mut self) {
         if !self.faults_active {
             return;
         }
-        let n = self.nodes.len();
+        let n = self.nodes.len() - self.retired;
         let down = n - self.live_nodes().len();
         if down < (n - 1) / 2 {
             let victim = self.pick_node();
@@ -862,9 +1253,10 @@ impl World {
         if !self.faults_active {
             return;
         }
-        let n = self.nodes.len();
         self.cut.clear();
-        let mut order: Vec<usize> = (0..n).collect();
+        let mut order = self.active_nodes();
+        let active = order.clone();
+        let n = order.len();
         for i in (1..n).rev() {
             let j = self.rng.below(i as u64 + 1) as usize;
             order.swap(i, j);
@@ -873,7 +1265,7 @@ impl World {
             0 => {
                 // Isolate one node (the leader half of the time).
                 let x = self.pick_node();
-                for y in 0..n {
+                for &y in &active {
                     if y != x {
                         self.cut.insert((x, y));
                         self.cut.insert((y, x));
@@ -883,8 +1275,8 @@ impl World {
             1 => {
                 // Majority / minority.
                 let minority: BTreeSet<usize> = order.iter().take((n - 1) / 2).copied().collect();
-                for a in 0..n {
-                    for b in 0..n {
+                for &a in &active {
+                    for &b in &active {
                         if minority.contains(&a) != minority.contains(&b) {
                             self.cut.insert((a, b));
                         }
@@ -895,8 +1287,8 @@ impl World {
                 // Bridge: two halves that share one node.
                 let bridge = order[0];
                 let half: BTreeSet<usize> = order[1..].iter().take((n - 1) / 2).copied().collect();
-                for a in 0..n {
-                    for b in 0..n {
+                for &a in &active {
+                    for &b in &active {
                         if a != bridge && b != bridge && half.contains(&a) != half.contains(&b) {
                             self.cut.insert((a, b));
                         }
@@ -907,7 +1299,7 @@ impl World {
                 // One-way: a node can send but not receive (or the reverse).
                 let x = self.pick_node();
                 let inbound = self.rng.chance(1, 2);
-                for y in 0..n {
+                for &y in &active {
                     if y != x {
                         self.cut.insert(if inbound { (y, x) } else { (x, y) });
                     }
@@ -1000,6 +1392,9 @@ impl World {
         self.faults_active = false;
         self.cut.clear();
         for i in 0..self.nodes.len() {
+            if self.nodes[i].retired {
+                continue;
+            }
             if self.nodes[i].node.is_none() {
                 self.restart(i);
             }
@@ -1019,9 +1414,24 @@ impl World {
 
     fn target_node(&mut self, c: usize) -> usize {
         match self.clients[c].leader_hint {
-            Some(l) => l.0 as usize - 1,
-            None => self.rng.below(self.nodes.len() as u64) as usize,
+            Some(l) if self.nodes.get(l.0 as usize - 1).is_some_and(|n| !n.retired) => l.0 as usize - 1,
+            _ => self.any_node(),
         }
+    }
+
+    /// A random node that is still part of the cluster (clients route
+    /// around removed ones, as a service's frontend would).
+    fn any_node(&mut self) -> usize {
+        if self.retired == 0 {
+            return self.rng.below(self.nodes.len() as u64) as usize;
+        }
+        let active = self.active_nodes();
+        active[self.rng.below(active.len() as u64) as usize]
+    }
+
+    /// The slots of nodes that are still part of the cluster (up or down).
+    fn active_nodes(&self) -> Vec<usize> {
+        (0..self.nodes.len()).filter(|&i| !self.nodes[i].retired).collect()
     }
 
     /// The timeout of the client's next attempt: the base timeout, doubled
@@ -1046,7 +1456,7 @@ impl World {
         let read = self.current_read_key(c);
         let node = if read.is_some() && self.rng.chance(1, 2) {
             // Reads go to any node, followers included, half of the time.
-            self.rng.below(self.nodes.len() as u64) as usize
+            self.any_node()
         } else {
             self.target_node(c)
         };
@@ -1172,11 +1582,7 @@ impl World {
     fn schedule_resend(&mut self, c: usize, attempt: u32, command: Bytes, after: u64) {
         // Resend after a short backoff.
         let read = self.current_read_key(c);
-        let node = if read.is_some() && self.rng.chance(1, 2) {
-            self.rng.below(self.nodes.len() as u64) as usize
-        } else {
-            self.target_node(c)
-        };
+        let node = if read.is_some() && self.rng.chance(1, 2) { self.any_node() } else { self.target_node(c) };
         let latency = self.latency();
         self.schedule(
             self.now + after + latency,

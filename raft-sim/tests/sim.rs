@@ -118,7 +118,7 @@ fn lease_reads_beyond_the_drift_bound_are_caught_as_not_linearizable() {
     o.nodes = 3;
     o.reads = raft_sim::ReadPath::Lease;
     o.clock_drift_ppm = 600_000;
-    o.nemeses = raft_sim::Nemeses { transfer: true };
+    o.nemeses = raft_sim::Nemeses { transfer: true, ..raft_sim::Nemeses::default() };
     let report = run(o.clone());
     assert!(
         matches!(report.outcome, Outcome::NotLinearizable(_)),
@@ -140,9 +140,105 @@ fn sweep_reads_by_index_and_lease_with_transfers() {
         for seed in 0..40 {
             let mut o = options(seed);
             o.reads = reads;
-            o.nemeses = raft_sim::Nemeses { transfer: true };
+            o.nemeses = raft_sim::Nemeses { transfer: true, ..raft_sim::Nemeses::default() };
             let report = run(o.clone());
             assert_eq!(report.outcome, Outcome::Pass, "{}", o.replay_command());
         }
     }
+}
+
+fn nemeses(list: &str) -> raft_sim::Nemeses {
+    raft_sim::Nemeses::parse(list).expect("known nemeses")
+}
+
+/// `compaction`: hosts snapshot every few entries and keep a short log
+/// tail, so lagging, restarted and new nodes catch up by chunked snapshot
+/// install; restarts restore the state machine from the stored snapshot.
+#[test]
+fn compaction_nemesis_takes_and_installs_snapshots() {
+    let (mut taken, mut installed) = (0, 0);
+    for seed in 0..6 {
+        let mut o = options(seed);
+        o.nemeses = nemeses("compaction");
+        let r = run(o.clone());
+        assert_eq!(r.outcome, Outcome::Pass, "{}", o.replay_command());
+        taken += r.stats.snapshots_taken;
+        installed += r.stats.snapshots_installed;
+    }
+    assert!(taken >= 100, "snapshots taken: {taken}");
+    assert!(installed >= 6, "snapshots installed: {installed}");
+}
+
+/// `membership`: random adds, removes, promotions, demotions and witness
+/// swaps, single-step and joint, the leader's own included.
+#[test]
+fn membership_nemesis_changes_the_configuration_under_faults() {
+    let mut s = raft_sim::Stats::default();
+    for (seed, nodes) in [(0, 5), (1, 5), (2, 3), (3, 3), (5, 5)] {
+        let mut o = options(seed);
+        o.nodes = nodes;
+        o.nemeses = nemeses("membership,transfer");
+        let r = run(o.clone());
+        assert_eq!(r.outcome, Outcome::Pass, "{}", o.replay_command());
+        s.conf_changes += r.stats.conf_changes;
+        s.joint_confs += r.stats.joint_confs;
+        s.nodes_added += r.stats.nodes_added;
+        s.nodes_removed += r.stats.nodes_removed;
+    }
+    assert!(s.conf_changes >= 25, "{s:?}");
+    assert!(s.joint_confs >= 5, "{s:?}");
+    assert!(s.nodes_added >= 5 && s.nodes_removed >= 5, "{s:?}");
+}
+
+/// `wipe`: a node loses its disk, its id is removed and a new node under a
+/// new id takes its place; alone, and with witnesses, compaction and
+/// membership changes around it.
+#[test]
+fn wipe_replaces_a_lost_node_under_a_new_id() {
+    let (mut wipes, mut added) = (0, 0);
+    for (seed, list) in [
+        (0, "none"),
+        (1, "none"),
+        (2, "compaction"),
+        (1, "membership,compaction,transfer"),
+        (2, "membership,compaction,transfer"),
+    ] {
+        let mut o = options(seed);
+        o.faults = FaultSet::parse("all,wipe").expect("known faults");
+        o.nemeses = nemeses(list);
+        let r = run(o.clone());
+        assert_eq!(r.outcome, Outcome::Pass, "{}", o.replay_command());
+        wipes += r.stats.wipes;
+        added += r.stats.nodes_added;
+    }
+    assert!(wipes >= 5, "wipes: {wipes}");
+    assert!(added >= wipes, "every lost node is replaced: {added} added for {wipes} wipes");
+}
+
+#[test]
+fn determinism_holds_with_membership_compaction_and_wipe() {
+    let mut o = options(7);
+    o.faults = FaultSet::parse("all,wipe").expect("known faults");
+    o.nemeses = nemeses("membership,compaction,transfer");
+    let (a, b) = (run(o.clone()), run(o));
+    assert_eq!(a.trace_hash, b.trace_hash);
+    assert_eq!(a.history, b.history);
+    assert_eq!(a.stats, b.stats);
+}
+
+/// `wipe` is opt-in: `all` leaves it out, `all,wipe` adds it, and the
+/// replay command names both.
+#[test]
+fn wipe_is_opt_in_and_replays_by_name() {
+    let all = FaultSet::parse("all").unwrap();
+    assert!(!all.contains(raft_sim::Fault::Wipe));
+    let with = FaultSet::parse("wipe,all").unwrap();
+    assert!(with.contains(raft_sim::Fault::Wipe) && with.contains(raft_sim::Fault::Crash));
+    assert_eq!(with.to_string(), "all,wipe");
+    let mut o = options(3);
+    o.faults = with;
+    o.nemeses = nemeses("compaction,membership");
+    let cmd = o.replay_command();
+    assert!(cmd.contains("--faults all,wipe") && cmd.contains("--nemesis membership,compaction"), "{cmd}");
+    assert!(raft_sim::Nemeses::parse("bogus").is_err());
 }

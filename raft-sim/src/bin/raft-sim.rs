@@ -75,14 +75,20 @@ struct WorldArgs {
     #[arg(long, default_value_t = 200)]
     ops: usize,
     /// Faults to inject: a comma-separated list of partition, loss, dup,
-    /// reorder, clock, pause, disk, crash; or `all` or `none`.
+    /// reorder, clock, pause, disk, crash; or `all` or `none`. The opt-in
+    /// `wipe` (a node loses its disk and rejoins under a new id) is not part
+    /// of `all`: add it, as in `all,wipe`.
     #[arg(long, default_value = "all")]
     faults: String,
     /// How gets are served: `log` (through the log), `index` (read index,
     /// at any node) or `lease` (leader lease, falling back to read index).
     #[arg(long, default_value = "index")]
     reads: String,
-    /// Extra nemeses: `transfer` (random leadership transfers) or `none`.
+    /// Extra nemeses, comma-separated: `transfer` (random leadership
+    /// transfers), `membership` (random adds, removes, promotions,
+    /// demotions and witness swaps, single-step and joint), `compaction`
+    /// (frequent snapshots, short log tails, small snapshot chunks); or
+    /// `none`.
     #[arg(long, default_value = "none")]
     nemesis: String,
     /// The largest clock drift, in parts per million, the `clock` fault
@@ -148,6 +154,11 @@ fn print_report(r: &Report, wall: Duration) {
         "faults: elections={} crashes={} partitions={} pauses={} truncations={}",
         s.elections, s.crashes, s.partitions, s.pauses, s.truncations
     );
+    println!(
+        "membership: conf-changes={} joint={} added={} removed={} wipes={}",
+        s.conf_changes, s.joint_confs, s.nodes_added, s.nodes_removed, s.wipes
+    );
+    println!("snapshots: taken={} installed={}", s.snapshots_taken, s.snapshots_installed);
     println!("messages: sent={} dropped={} duplicated={}", s.messages_sent, s.messages_dropped, s.messages_duplicated);
     let secs = wall.as_secs_f64();
     println!(
@@ -322,6 +333,16 @@ fn sweep(seeds: String, jobs: Option<usize>, world: WorldArgs) -> Result<u8, Str
         sum(&|r| r.stats.ok),
         100.0 * ok_ops as f64 / total_ops.max(1) as f64,
         sum(&|r| r.stats.sim_time_ns) / (1000.0 * MS as f64),
+    );
+    println!(
+        "per seed: snapshots-taken={:.1} snapshots-installed={:.2} conf-changes={:.2} joint={:.2} nodes-added={:.2} nodes-removed={:.2} wipes={:.2}",
+        sum(&|r| r.stats.snapshots_taken),
+        sum(&|r| r.stats.snapshots_installed),
+        sum(&|r| r.stats.conf_changes),
+        sum(&|r| r.stats.joint_confs),
+        sum(&|r| r.stats.nodes_added),
+        sum(&|r| r.stats.nodes_removed),
+        sum(&|r| r.stats.wipes),
     );
     for r in results.iter().filter(|r| r.report.outcome != Outcome::Pass) {
         println!("FAIL seed={}: {}", r.seed, r.report.outcome.describe());
