@@ -7,13 +7,15 @@
 //!
 //! - [`storage`]: the [`LogStore`] trait (make `Persist`s durable with group
 //!   commit, report the durable seq, restore on restart, keep snapshot
-//!   files), with an in-memory store ([`MemStore`]).
+//!   files), with a file WAL ([`Wal`]) and an in-memory store
+//!   ([`MemStore`]).
 //!
 //! The storage layer is plain synchronous `std` I/O, so that an async driver
 //! can run it on a blocking task and a simple host can call it inline.
 //!
 //! [`Persist`]: raft_sansio::Persist
 //! [`LogStore`]: storage::LogStore
+//! [`Wal`]: storage::Wal
 //! [`MemStore`]: storage::MemStore
 
 #![forbid(unsafe_code)]

@@ -176,3 +176,10 @@ impl core::error::Error for StoreError {
         }
     }
 }
+
+impl StoreError {
+    /// An [`StoreError::Io`] for `op` on `path`.
+    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> StoreError {
+        StoreError::Io { op, path: path.into(), source }
+    }
+}

@@ -14,7 +14,7 @@ use super::StoreError;
 /// append, hard state.
 ///
 /// The [`MemStore`](super::MemStore) keeps one with its entries; the
-/// file store keeps the entries only while it replays its segments
+/// [`Wal`](super::Wal) keeps the entries only while it replays its segments
 /// at open, and afterwards only the log's bounds.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct LogImage {
@@ -41,6 +41,12 @@ impl LogImage {
     /// The snapshot's last index (0 without one).
     pub(crate) fn snapshot_index(&self) -> Index {
         self.snapshot.as_ref().map_or(Index::ZERO, |s| s.last.index)
+    }
+
+    /// Stops keeping entries (and drops those held).
+    pub(crate) fn forget_entries(&mut self) {
+        self.keep_entries = false;
+        self.entries = VecDeque::new();
     }
 
     /// Applies the log part of one Persist.

@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use std::path::Path;
 
 /// The operations whose outcome decides durability: every write and every
-/// fsync of the file store goes through this hook.
+/// fsync of the [`Wal`](super::Wal) goes through this hook.
 ///
 /// The default, [`OsDiskIo`], does the real thing. Tests wrap it to count
 /// fsyncs, to fail one, or to model what a crash would keep. An

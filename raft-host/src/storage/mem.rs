@@ -10,7 +10,7 @@ use super::{LogStore, StoreError, StoredSnapshot};
 
 /// A [`LogStore`] that keeps everything in memory, durable the moment it is
 /// written: for tests, the simulator-like in-process mode, and as the
-/// reference the file store is tested against.
+/// reference the [`Wal`](super::Wal) is tested against.
 ///
 /// "Restarting" a node on it (a new [`load`](LogStore::load) and
 /// `Node::new`) keeps everything, like a clean restart on a disk; it never

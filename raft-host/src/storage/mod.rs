@@ -2,10 +2,12 @@
 //! the node its [`RestoredState`] on restart.
 //!
 //! - [`LogStore`]: the contract, for users who bring their own storage.
+//! - [`Wal`]: a file write-ahead log (segments of checksummed records, group
+//!   commit, fail-stop, torn-tail recovery, snapshot files).
 //! - [`MemStore`]: everything in memory and durable at once (tests, the
 //!   in-process mode).
-//! - [`DiskIo`]: the hook every write and fsync of a file store goes
-//!   through ([`OsDiskIo`] by default), so tests can count or fail them.
+//! - [`DiskIo`]: the hook every write and fsync of the [`Wal`] goes through
+//!   ([`OsDiskIo`] by default), so tests can count or fail them.
 //!
 //! # The host loop around a store
 //!
@@ -25,7 +27,8 @@
 //! # The contract in brief
 //!
 //! - `persist` writes the Persists in order (within one: snapshot chunk,
-//!   snapshot, truncate, append, hard state). It returns only once every Persist with `must_sync` in the
+//!   snapshot, truncate, append, hard state, as one atomic record in the
+//!   [`Wal`]). It returns only once every Persist with `must_sync` in the
 //!   batch is behind a completed fsync. A Persist with `must_sync == false`
 //!   (one that only moves the commit index, or a non-final snapshot chunk)
 //!   is written in order but causes no fsync of its own: the core allows
@@ -48,6 +51,11 @@ mod error;
 mod image;
 mod io;
 mod mem;
+mod snapshot_file;
+mod wal;
+
+#[cfg(test)]
+mod tests;
 
 use bytes::Bytes;
 use raft_sansio::{Index, Persist, RestoredState, SnapshotMeta};
@@ -55,6 +63,7 @@ use raft_sansio::{Index, Persist, RestoredState, SnapshotMeta};
 pub use error::{Damage, StoreError};
 pub use io::{DiskIo, OsDiskIo};
 pub use mem::MemStore;
+pub use wal::{Wal, WalOptions, DEFAULT_SEGMENT_BYTES};
 
 /// Durable storage for one node's log, hard state and snapshots.
 ///
