@@ -1,0 +1,24 @@
+//! Assists for hosting a [`raft_sansio::Node`]: the parts of a host that
+//! touch the outside world, ready to use or to replace.
+//!
+//! The core is sans-IO: it asks its host to make [`Persist`]s durable, send
+//! messages and apply entries, and is told when that is done. This crate
+//! carries out those duties with real I/O.
+//!
+//! - [`storage`]: the [`LogStore`] trait (make `Persist`s durable with group
+//!   commit, report the durable seq, restore on restart, keep snapshot
+//!   files), with a file WAL ([`Wal`]) and an in-memory store
+//!   ([`MemStore`]).
+//!
+//! The storage layer is plain synchronous `std` I/O, so that an async driver
+//! can run it on a blocking task and a simple host can call it inline.
+//!
+//! [`Persist`]: raft_sansio::Persist
+//! [`LogStore`]: storage::LogStore
+//! [`Wal`]: storage::Wal
+//! [`MemStore`]: storage::MemStore
+
+#![forbid(unsafe_code)]
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
+
+pub mod storage;
