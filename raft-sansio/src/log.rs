@@ -380,6 +380,28 @@ mod tests {
     }
 
     #[test]
+    fn witness_elision_drops_normal_payloads_in_range_only() {
+        let mut log = log_of((0, 0), &[1, 1, 1, 1, 1], &[3, 3, 3, 3, 3], 5);
+        // Entry 3 is a configuration entry: it keeps its payload.
+        let conf = log.entries[2].clone();
+        log.entries[2] = Entry { kind: raft_sansio_proto::EntryKind::ConfChange, ..conf };
+        log.elide_payloads(Index(2), Index(4));
+        let elided: Vec<bool> = (1..=5).map(|i| log.entry(Index(i)).unwrap().payload_elided).collect();
+        assert_eq!(elided, vec![false, true, false, true, false]);
+        assert!(log.entry(Index(2)).unwrap().payload.is_empty());
+        assert_eq!(log.entry(Index(3)).unwrap().payload.len(), 3);
+        assert_eq!(log.entry(Index(5)).unwrap().payload.len(), 3);
+        // A witness leader sends a data follower the entries before the
+        // first elided one only.
+        let mut batch = log.clone_for_send(Index(1), u64::MAX);
+        RaftLog::keep_until_elided(&mut batch);
+        assert_eq!(batch.iter().map(|e| e.index.0).collect::<Vec<_>>(), vec![1]);
+        let mut batch = log.clone_for_send(Index(3), u64::MAX);
+        RaftLog::keep_until_elided(&mut batch);
+        assert_eq!(batch.iter().map(|e| e.index.0).collect::<Vec<_>>(), vec![3]);
+    }
+
+    #[test]
     fn indexes_terms_and_matching() {
         let log = log_of((2, 5), &[2, 3, 3, 4], &[1, 1, 1, 1], 5);
         assert_eq!(log.snapshot_id(), EntryId::new(Term(2), Index(5)));
