@@ -543,8 +543,12 @@ impl World {
                                     x.membership()
                                 )
                             });
+                            let progress = n.node.as_ref().filter(|x| x.role() == Role::Leader).map(|x| {
+                                x.peers().map(|(id, p)| format!("{}: {p:?}", id.0)).collect::<Vec<_>>().join("; ")
+                            });
                             let line = serde_json::json!({"node": n.id.0, "retired": n.retired, "paused": n.paused,
-                                "kv_whole": n.kv_whole, "kv_applied": n.kv.applied_index(), "state": state});
+                                "kv_whole": n.kv_whole, "kv_applied": n.kv.applied_index(), "state": state,
+                                "progress": progress});
                             let _ = writeln!(trace, "{line}");
                         }
                     }

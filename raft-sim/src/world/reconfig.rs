@@ -19,10 +19,13 @@
 //! whose nodes exist, fewer witnesses than data voters, and at most the
 //! initial number of nodes plus two.
 //!
-//! The `wipe` fault loses one node's disk at a time: the node is gone, its
-//! id is removed, and a new node under a new id replaces it (as a learner
-//! then promoted, as a voter directly, or in one joint change; a witness by
-//! a witness).
+//! The `wipe` fault loses one node's disk at a time, and only in a settled
+//! cluster (no change in flight, every other data voter holding every
+//! committed entry): the node is gone, its id is removed, and a new node
+//! under a new id replaces it: removed first and then added (as a learner
+//! then promoted, or as a voter directly), or both in one change, or added
+//! as a learner first and swapped in by one joint change once caught up (the
+//! only plan for a data voter beside a witness); a witness by a witness.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -75,8 +78,23 @@ impl Goal {
 struct Wipe {
     lost: NodeId,
     replacement: NodeId,
-    /// Remove and add in one (joint) change.
-    joint: bool,
+    plan: Plan,
+}
+
+/// How a lost node is replaced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Plan {
+    /// Remove the lost id, then add the new node.
+    RemoveFirst,
+    /// Remove the lost id and add the new node in one change (joint when
+    /// both vote).
+    Together,
+    /// Add the new node as a learner, and once it caught up, remove the
+    /// lost id and promote it in one joint change. The only plan for a
+    /// data voter beside a witness: the others leave a single data voter
+    /// whole for a while, a second failure {2 data + 1 witness} does not
+    /// survive.
+    LearnerFirst,
 }
 
 /// What the control plane is doing.
@@ -261,24 +279,36 @@ impl World {
         if conf != committed {
             return None; // a change is in flight
         }
-        // Members whose node is gone: remove them (with the wipe's
-        // replacement, if it is to come in the same change).
-        if let Some(&lost) = members(conf).iter().find(|&&id| self.dead(id)) {
-            let mut changes = vec![MemberChange::Remove(lost)];
-            if let Some(w) = self.control.wipe.filter(|w| w.lost == lost && w.joint && !conf.contains(w.replacement)) {
-                if let Some(&goal) = self.control.joining.get(&w.replacement) {
-                    changes.push(goal.add(w.replacement));
+        let leader = self.nodes[i].node.as_ref().expect("leads");
+        let view = leader.members();
+        let lag = |id: NodeId| view.members.iter().find(|m| m.id == id).and_then(|m| m.lag);
+        // The lost node of a wipe, by its plan.
+        if let Some(w) = self.control.wipe.filter(|w| conf.contains(w.lost)) {
+            let (lost, new) = (w.lost, w.replacement);
+            let goal = self.control.joining.get(&new).copied().unwrap_or(Goal::Voter);
+            return match w.plan {
+                Plan::RemoveFirst => Some(MembershipChange::new([MemberChange::Remove(lost)])),
+                Plan::Together if !conf.contains(new) => {
+                    Some(MembershipChange::new([MemberChange::Remove(lost), goal.add(new)]))
                 }
-            }
-            return Some(MembershipChange::new(changes));
+                Plan::Together => Some(MembershipChange::new([MemberChange::Remove(lost)])),
+                Plan::LearnerFirst if !conf.contains(new) => {
+                    Some(MembershipChange::new([MemberChange::AddLearner(new)]))
+                }
+                Plan::LearnerFirst if lag(new).is_some_and(|l| l <= CAUGHT_UP_ENTRIES) => {
+                    Some(MembershipChange::new([MemberChange::Remove(lost), MemberChange::AddVoter(new)]))
+                }
+                Plan::LearnerFirst => None,
+            };
+        }
+        // Other members whose node is gone.
+        if let Some(&lost) = members(conf).iter().find(|&&id| self.dead(id)) {
+            return Some(MembershipChange::new([MemberChange::Remove(lost)]));
         }
         // Nodes created and not yet added.
         let pending: Vec<(NodeId, Goal)> = self.control.joining.iter().map(|(&id, &g)| (id, g)).collect();
         for &(id, goal) in &pending {
             if !conf.contains(id) && !conf.removed.contains(&id) {
-                if self.control.wipe.is_some_and(|w| w.replacement == id && conf.contains(w.lost)) {
-                    continue; // the lost node goes first
-                }
                 if !self.keeps_quorum(conf, &[goal.add(id)]) {
                     // Too many witnesses by now: it joins as a learner.
                     self.control.joining.insert(id, Goal::Learner);
@@ -289,12 +319,9 @@ impl World {
         }
         // Learners to promote once caught up (during the faults, sometimes
         // before: the leader must cope with a voter that lags).
-        let leader = self.nodes[i].node.as_ref().expect("leads");
-        let view = leader.members();
         for &(id, goal) in &pending {
             if goal == Goal::VoterViaLearner && conf.learners.contains(&id) {
-                let lag = view.members.iter().find(|m| m.id == id).and_then(|m| m.lag);
-                let caught_up = lag.is_some_and(|l| l <= CAUGHT_UP_ENTRIES);
+                let caught_up = lag(id).is_some_and(|l| l <= CAUGHT_UP_ENTRIES);
                 if caught_up || (self.faults_active && self.rng.chance(1, 8)) {
                     return Some(MembershipChange::new([MemberChange::AddVoter(id)]));
                 }
@@ -419,11 +446,12 @@ impl World {
             return;
         }
         let leader_node = self.nodes[leader_slot].node.as_ref().expect("leads");
-        let commit = leader_node.commit_index().0;
+        let commit = leader_node.commit_index();
         let view = leader_node.members();
-        let caught_up = |id: NodeId| {
-            view.members.iter().any(|m| m.id == id && m.match_index.is_some_and(|m| m.0 + CAUGHT_UP_ENTRIES >= commit))
-        };
+        // Holds every committed entry: a witness drops payloads only up to
+        // the lowest data voter's match, never beyond the commit index.
+        let caught_up =
+            |id: NodeId| view.members.iter().any(|m| m.id == id && m.match_index.is_some_and(|m| m >= commit));
         let candidates: Vec<NodeId> =
             members(&committed).into_iter().filter(|&id| !self.control.busy(id) && !self.dead(id)).collect();
         if candidates.is_empty() {
@@ -442,18 +470,22 @@ impl World {
         }
         self.retire(lost.0 as usize - 1);
         self.stats.wipes += 1;
-        let (goal, joint) = if committed.learners.contains(&lost) {
-            (Goal::Learner, self.rng.chance(1, 2))
+        let either = |w: &mut World| if w.rng.chance(1, 2) { Plan::RemoveFirst } else { Plan::Together };
+        let (goal, plan) = if committed.learners.contains(&lost) {
+            (Goal::Learner, either(self))
         } else if committed.witnesses.contains(&lost) {
-            (Goal::Witness, self.rng.chance(1, 2))
+            (Goal::Witness, either(self))
+        } else if !committed.witnesses.is_empty() {
+            (Goal::VoterViaLearner, Plan::LearnerFirst)
         } else {
-            match self.rng.below(3) {
-                0 => (Goal::VoterViaLearner, false),
-                1 => (Goal::Voter, false),
-                _ => (Goal::Voter, true),
+            match self.rng.below(4) {
+                0 => (Goal::VoterViaLearner, Plan::RemoveFirst),
+                1 => (Goal::Voter, Plan::RemoveFirst),
+                2 => (Goal::Voter, Plan::Together),
+                _ => (Goal::VoterViaLearner, Plan::LearnerFirst),
             }
         };
         let replacement = self.add_node(goal);
-        self.control.wipe = Some(Wipe { lost, replacement, joint });
+        self.control.wipe = Some(Wipe { lost, replacement, plan });
     }
 }
