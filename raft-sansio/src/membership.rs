@@ -181,4 +181,27 @@ mod tests {
         assert!(m.is_voter(NodeId(2)));
         assert!(!m.is_voter(NodeId(4)));
     }
+
+    #[test]
+    fn a_witness_is_one_in_some_half_and_a_data_voter_in_none() {
+        let mut conf = c(&[1, 2]);
+        conf.witnesses = alloc::vec![NodeId(3)];
+        assert!(is_witness(&conf, NodeId(3)));
+        assert!(!is_witness(&conf, NodeId(1)), "a data voter");
+        assert!(!is_witness(&conf, NodeId(9)), "not a member");
+        // Joint: 1 becomes a witness while 3 stays one; 1 still holds data
+        // in the outgoing half.
+        let mut joint = conf.clone();
+        joint.voters = alloc::vec![NodeId(2)];
+        joint.witnesses = alloc::vec![NodeId(1), NodeId(3)];
+        joint.voters_outgoing = alloc::vec![NodeId(1), NodeId(2)];
+        joint.witnesses_outgoing = alloc::vec![NodeId(3)];
+        assert!(!is_witness(&joint, NodeId(1)));
+        assert!(is_witness(&joint, NodeId(3)));
+        // Leaving: only the outgoing half named it a witness.
+        let mut leaving = c(&[1, 2]);
+        leaving.voters_outgoing = alloc::vec![NodeId(1), NodeId(2)];
+        leaving.witnesses_outgoing = alloc::vec![NodeId(3)];
+        assert!(is_witness(&leaving, NodeId(3)));
+    }
 }

@@ -203,8 +203,6 @@ pub struct Node {
     /// only; the store keeps them until the host compacts), and so the
     /// highest index it may compact to.
     pub(crate) witness_elided: Index,
-    /// A witness leader: how many transfers it started, to rotate targets.
-    pub(crate) witness_transfers: u64,
 }
 
 impl fmt::Debug for Node {
@@ -302,7 +300,6 @@ impl Node {
             next_read_context: 0,
             snaps,
             witness_elided: Index::ZERO,
-            witness_transfers: 0,
         };
         if node.is_witness() {
             let after = node.randomized_election_timeout();

@@ -51,23 +51,44 @@ impl Node {
         if ls.transfer.is_some() {
             return;
         }
-        // The data voter of the incoming configuration (it stays a voter)
-        // that answered lately with the highest match; rotate among equals
-        // so that a transfer that keeps aborting tries the others.
-        let me = self.config.id;
-        let voters = &self.membership.conf().voters;
-        let n = voters.len() as u64;
-        let mut best: Option<(Index, u64, NodeId)> = None;
-        for (i, &id) in voters.iter().enumerate() {
-            let Some(pr) = ls.progress(id).filter(|p| p.recent_active && id != me) else { continue };
-            let rank = (pr.match_index, (i as u64 + n - self.witness_transfers % n.max(1)) % n.max(1));
-            if best.is_none_or(|(m, r, _)| rank > (m, r)) {
-                best = Some((rank.0, rank.1, id));
-            }
-        }
-        let Some((_, _, to)) = best else { return };
-        self.witness_transfers += 1;
+        // A data voter of the incoming configuration (it stays a voter)
+        // heard from lately: one that stopped answering is skipped once the
+        // check-quorum period clears its mark, so an aborted transfer moves
+        // on to another.
+        let candidates = self
+            .membership
+            .conf()
+            .voters
+            .iter()
+            .filter_map(|&id| ls.progress(id).filter(|p| p.recent_active).map(|p| (id, p.match_index)));
+        let Some(to) = hand_over_target(candidates) else { return };
         self.out.event(Event::WitnessHandingOver { to });
         self.start_transfer(None, to);
+    }
+}
+
+/// The most up-to-date candidate (highest match, then lowest id).
+fn hand_over_target(candidates: impl Iterator<Item = (NodeId, Index)>) -> Option<NodeId> {
+    let mut best: Option<(NodeId, Index)> = None;
+    for (id, m) in candidates {
+        if best.is_none_or(|(_, b)| m > b) {
+            best = Some((id, m));
+        }
+    }
+    best.map(|(id, _)| id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hand_over_goes_to_the_most_up_to_date_data_voter() {
+        let c = |v: &[(u64, u64)]| hand_over_target(v.iter().map(|&(id, m)| (NodeId(id), Index(m))));
+        assert_eq!(c(&[]), None);
+        assert_eq!(c(&[(1, 5)]), Some(NodeId(1)));
+        assert_eq!(c(&[(1, 5), (2, 7), (4, 6)]), Some(NodeId(2)));
+        assert_eq!(c(&[(1, 7), (2, 7)]), Some(NodeId(1)), "ties go to the first");
+        assert_eq!(c(&[(1, 3), (2, 7), (4, 7)]), Some(NodeId(2)));
     }
 }
