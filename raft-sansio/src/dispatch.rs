@@ -146,7 +146,7 @@ impl Node {
                 self.witness_hand_over();
             }
             MessageBody::ForwardProposal(fp) => {
-                if self.is_witness() {
+                if self.acts_as_witness() {
                     // A witness leader takes no proposals.
                     self.drop_message(from, "ForwardProposal", DropReason::UnexpectedInRole);
                 } else {
@@ -200,6 +200,7 @@ impl Node {
                 Some(_) => {}
             }
             self.leader_contact_ticks = 0;
+            self.witness_outranks = false;
             let after = self.randomized_election_timeout();
             self.election.reset(after);
         }

@@ -167,6 +167,18 @@ impl Node {
                 }
             }
             Some(reason) => {
+                if reason == VoteRefusal::LogNotUpToDate
+                    && self.acts_as_witness()
+                    && !self.witness_outranks
+                    && !matches!(self.role, RoleState::Leader(_))
+                {
+                    // This witness's log beats a candidate's: it may be the
+                    // one that must lead (to pass its log tail on), so it
+                    // stops deferring to the data voters' timeouts.
+                    self.witness_outranks = true;
+                    let after = self.randomized_election_timeout();
+                    self.election.reset(after);
+                }
                 self.out.event(Event::VoteRefused { to: from, term, pre_vote, reason });
                 let reply = RequestVoteResponse { pre_vote, granted: false };
                 let message = self.message(from, MessageBody::RequestVoteResponse(reply));

@@ -117,12 +117,17 @@
 //! truncation could make it a data member again.
 //!
 //! A witness campaigns only after a longer election timeout than any data
-//! voter's, so a data voter wins whenever one can. A witness that does win
-//! (no data voter was electable: its log was behind) leads only to bring a
-//! data voter up to date: it accepts no proposals, no reads and no
-//! membership changes, sends a data follower no entry whose payload it
-//! dropped, and transfers leadership to a data voter at once, rotating
-//! through them while transfers abort.
+//! voter's, so a data voter wins whenever one can; once it has refused its
+//! vote to a candidate whose log is behind its own (it may hold the log
+//! the cluster needs), it times out like a data voter until it hears from a
+//! leader. A witness that does win leads only to bring a data voter up to
+//! date: it accepts no proposals, no reads and no membership changes, sends
+//! a data follower no entry whose payload it dropped (nor a snapshot), and
+//! transfers leadership at once to the most up-to-date data voter of
+//! either half that answered lately. A snapshot goes without data only to
+//! a witness of the snapshot's own configuration. A node once a witness of
+//! a committed configuration stays without a state machine, removed or
+//! not.
 //!
 //! ## The trade-off
 //!

@@ -121,6 +121,12 @@ impl ConfHistory {
         self.entries[self.entries.len() - 1].0
     }
 
+    /// Whether some configuration in effect at or below `index` satisfies
+    /// `pred`.
+    pub(crate) fn any_at_or_below(&self, index: Index, mut pred: impl FnMut(&ConfState) -> bool) -> bool {
+        self.entries.iter().take_while(|(i, _)| *i <= index).any(|(_, c)| pred(c)) || pred(&self.entries[0].1)
+    }
+
     /// The configuration in effect at `index`.
     pub(crate) fn at(&self, index: Index) -> &ConfState {
         let p = self.entries.partition_point(|(i, _)| *i <= index);

@@ -203,6 +203,14 @@ pub struct Node {
     /// only; the store keeps them until the host compacts), and so the
     /// highest index it may compact to.
     pub(crate) witness_elided: Index,
+    /// This node was a witness of a committed configuration: it has no
+    /// state machine for good (a witness never becomes a data member), even
+    /// once removed.
+    pub(crate) witness_for_good: bool,
+    /// A witness refused a vote to a candidate with an older log since it
+    /// last heard from a leader: it may hold the longest log, so it stops
+    /// waiting for the data voters' timeouts.
+    pub(crate) witness_outranks: bool,
 }
 
 impl fmt::Debug for Node {
@@ -300,8 +308,13 @@ impl Node {
             next_read_context: 0,
             snaps,
             witness_elided: Index::ZERO,
+            witness_for_good: false,
+            witness_outranks: false,
         };
-        if node.is_witness() {
+        node.witness_for_good = node
+            .confs
+            .any_at_or_below(node.log.committed(), |conf| crate::membership::is_witness(conf, node.config.id));
+        if node.acts_as_witness() {
             let after = node.randomized_election_timeout();
             node.election.reset(after);
         }
@@ -493,7 +506,7 @@ impl Node {
     pub(crate) fn randomized_election_timeout(&mut self) -> u32 {
         let (min, max) = (self.config.election_timeout_ticks_min, self.config.election_timeout_ticks_max);
         let ticks = self.rng.range(u64::from(min), u64::from(max)) as u32;
-        if self.is_witness() {
+        if self.acts_as_witness() && !self.witness_outranks {
             ticks + (max - min)
         } else {
             ticks
@@ -624,7 +637,7 @@ impl Node {
     /// rejects with a hint. Returns whether the proposal was handled here.
     fn reject_if_not_leader(&mut self, id: RequestId, commands: &[Bytes]) -> bool {
         if matches!(self.role, RoleState::Leader(_)) {
-            if self.is_witness() {
+            if self.acts_as_witness() {
                 self.out.push(Output::Rejected { id, reason: RejectReason::WitnessLeader });
                 return true;
             }
@@ -647,7 +660,8 @@ impl Node {
 
     /// Hands every committed, durable, unapplied entry to the host.
     fn emit_applies(&mut self) {
-        if self.is_committed_witness() {
+        if self.skips_apply() {
+            self.witness_for_good = true;
             self.log.skip_apply();
             return;
         }

@@ -124,7 +124,7 @@ impl Node {
     }
 
     pub(crate) fn on_read(&mut self, id: RequestId, wait: bool) {
-        if self.is_witness() {
+        if self.acts_as_witness() {
             let reason = if matches!(self.role, RoleState::Leader(_)) {
                 RejectReason::WitnessLeader
             } else {
@@ -280,7 +280,7 @@ impl Node {
     /// A follower asks the leader for a read index.
     pub(crate) fn on_read_index(&mut self, from: NodeId, request: ReadIndex) {
         let reader = ReadFrom::Follower { peer: from, context: request.context };
-        let witness = self.is_witness();
+        let witness = self.acts_as_witness();
         let RoleState::Leader(ls) = &mut self.role else {
             self.refuse_read(reader, RejectReason::NotLeader { leader_hint: self.leader });
             return;

@@ -75,7 +75,7 @@ impl Node {
             self.out.push(Output::Rejected { id, reason: RejectReason::NotLeader { leader_hint: self.leader } });
             return;
         };
-        if self.is_witness() {
+        if self.acts_as_witness() {
             self.out.push(Output::Rejected { id, reason: RejectReason::WitnessLeader });
             return;
         }

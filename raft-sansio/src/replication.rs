@@ -32,8 +32,10 @@ struct AppendContext<'a> {
     /// At most this many appends in flight before new entries wait
     /// (`Config::append_pipeline_depth` for proposals, no limit otherwise).
     pipeline_limit: usize,
-    /// The configuration, to tell data followers from witnesses.
-    membership: &'a crate::membership::Membership,
+    /// The committed configuration, to tell data followers from witnesses
+    /// for good (a follower whose witness role may still be truncated away
+    /// must get payloads).
+    committed_conf: &'a raft_sansio_proto::ConfState,
     /// The leader is a witness: its log may lack payloads, which it must
     /// never send to a data follower.
     witness_leader: bool,
@@ -42,7 +44,7 @@ struct AppendContext<'a> {
 impl AppendContext<'_> {
     /// Whether `to` keeps data this (witness) leader cannot give it.
     fn cannot_serve(&self, to: NodeId) -> bool {
-        self.witness_leader && !self.membership.is_witness(to)
+        self.witness_leader && !crate::membership::is_witness(self.committed_conf, to)
     }
 }
 
@@ -129,6 +131,7 @@ fn send_appends(
     allow_empty: bool,
 ) {
     let mut allow_empty = allow_empty;
+    let mut bumped = false;
     loop {
         if matches!(pr.state, ProgressState::Snapshot(_)) {
             send_snapshot_chunks(chunks, snaps, out, to, pr, ctx.tick);
@@ -136,8 +139,16 @@ fn send_appends(
         }
         match send_append(ctx, out, to, pr, allow_empty) {
             Sent::Entries(n) if n > 0 && pr.is_replicating() => allow_empty = false,
-            // A witness has no snapshot data to give.
-            Sent::NeedsSnapshot(_) if ctx.cannot_serve(to) => return,
+            // A witness has no snapshot data to give: probe where its log
+            // starts instead (a reset probe may start below it), once.
+            Sent::NeedsSnapshot(next) if ctx.cannot_serve(to) => {
+                let first = ctx.log.first_index();
+                if next >= first || bumped {
+                    return;
+                }
+                bumped = true;
+                pr.next_index = first;
+            }
             Sent::NeedsSnapshot(next) => {
                 // The latest snapshot always reaches where the log
                 // continues (`Compact` never passes it).
@@ -201,6 +212,7 @@ impl Node {
     }
 
     fn broadcast_append_inner(&mut self, allow_empty: bool, proposals: bool) {
+        let witness_leader = self.acts_as_witness();
         let RoleState::Leader(ls) = &mut self.role else { return };
         let ctx = AppendContext {
             config: &self.config,
@@ -211,8 +223,8 @@ impl Node {
             lowest_data_match: lowest_data_match_of(&self.membership, &self.log, ls, self.config.id),
             tick: self.ticks,
             pipeline_limit: if proposals { self.config.append_pipeline_depth } else { usize::MAX },
-            membership: &self.membership,
-            witness_leader: self.membership.is_witness(self.config.id),
+            committed_conf: self.confs.at(self.log.committed()),
+            witness_leader,
         };
         for (id, pr) in ls.progress.iter_mut() {
             if matches!(pr.state, ProgressState::Snapshot(_)) {
@@ -220,15 +232,16 @@ impl Node {
                 // broadcasts.
                 continue;
             }
-            let chunks = chunk_context(&self.config, &self.membership, self.term, *id);
+            let chunks = chunk_context(&self.config, &self.snaps.meta.conf_state, self.term, *id);
             send_appends(ctx, &chunks, &mut self.snaps, &mut self.out, *id, pr, allow_empty);
         }
     }
 
     fn send_appends_to(&mut self, to: NodeId, allow_empty: bool) {
+        let witness_leader = self.acts_as_witness();
         let RoleState::Leader(ls) = &mut self.role else { return };
         let lowest = lowest_data_match_of(&self.membership, &self.log, ls, self.config.id);
-        let chunks = chunk_context(&self.config, &self.membership, self.term, to);
+        let chunks = chunk_context(&self.config, &self.snaps.meta.conf_state, self.term, to);
         let ctx = AppendContext {
             config: &self.config,
             log: &self.log,
@@ -238,8 +251,8 @@ impl Node {
             lowest_data_match: lowest,
             tick: self.ticks,
             pipeline_limit: usize::MAX,
-            membership: &self.membership,
-            witness_leader: self.membership.is_witness(self.config.id),
+            committed_conf: self.confs.at(self.log.committed()),
+            witness_leader,
         };
         if let Some(pr) = ls.progress_mut(to) {
             send_appends(ctx, &chunks, &mut self.snaps, &mut self.out, to, pr, allow_empty);
@@ -488,7 +501,7 @@ impl Node {
         let AppendEntries { prev, mut entries, leader_commit, lowest_data_match } = ae;
         // Only a witness may hold entries without payloads: a data node
         // would apply nothing in their place.
-        if entries.iter().any(|e| e.payload_elided) && !self.is_witness() {
+        if entries.iter().any(|e| e.payload_elided) && !self.skips_apply() {
             self.drop_message(from, "AppendEntries", DropReason::ElidedPayload);
             return;
         }

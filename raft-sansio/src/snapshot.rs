@@ -82,7 +82,7 @@ pub(crate) struct ChunkContext {
 /// The chunk-sending parameters for `to`.
 pub(crate) fn chunk_context(
     config: &crate::config::Config,
-    membership: &crate::membership::Membership,
+    snapshot_conf: &raft_sansio_proto::ConfState,
     term: Term,
     to: NodeId,
 ) -> ChunkContext {
@@ -93,7 +93,10 @@ pub(crate) fn chunk_context(
         term,
         chunk_bytes,
         window: config.max_inflight_msgs.min(by_bytes).max(1),
-        witness: membership.is_witness(to),
+        // Metadata only for a witness of the snapshot's own (committed)
+        // configuration: one that is a witness only in a later, perhaps
+        // uncommitted, configuration may yet need the data.
+        witness: crate::membership::is_witness(snapshot_conf, to),
     }
 }
 

@@ -135,7 +135,7 @@ impl Node {
     pub(crate) fn on_timeout_now(&mut self, from: NodeId) {
         // The term check happened at the gate: the message is of our term.
         // A witness is never a transfer target.
-        if self.leader.is_some_and(|l| l != from) || self.is_witness() {
+        if self.leader.is_some_and(|l| l != from) || self.acts_as_witness() {
             self.drop_message(from, "TimeoutNow", DropReason::UnexpectedInRole);
             return;
         }

@@ -13,7 +13,7 @@ impl Node {
     /// the entries up to `lowest_data_match`: drop the payloads it no
     /// longer needs to keep.
     pub(crate) fn witness_follow(&mut self, lowest_data_match: Index) {
-        if !self.is_committed_witness() {
+        if !self.skips_apply() {
             return;
         }
         // Committed entries are never truncated from a data voter that
@@ -28,7 +28,14 @@ impl Node {
     /// The highest index a witness may compact to: the entries above it
     /// still hold payloads some data voter may lack.
     pub(crate) fn witness_compaction_cap(&self) -> Option<Index> {
-        self.is_witness().then_some(self.witness_elided)
+        self.acts_as_witness().then_some(self.witness_elided)
+    }
+
+    /// Whether this node behaves as a witness: a witness of its latest
+    /// configuration (even uncommitted: it takes no proposals, serves no
+    /// reads, hands leadership over), or one for good.
+    pub(crate) fn acts_as_witness(&self) -> bool {
+        self.witness_for_good || self.is_witness()
     }
 
     /// Whether this node is a witness in the configuration in effect at its
@@ -37,29 +44,31 @@ impl Node {
     /// make it a data member again, which must then have applied every
     /// entry. Once committed it is a witness for good (a witness never
     /// becomes a data member).
-    pub(crate) fn is_committed_witness(&self) -> bool {
-        self.is_witness() && crate::membership::is_witness(self.confs.at(self.log.committed()), self.config.id)
+    pub(crate) fn skips_apply(&self) -> bool {
+        self.witness_for_good
+            || (self.is_witness() && crate::membership::is_witness(self.confs.at(self.log.committed()), self.config.id))
     }
 
     /// A witness leader hands leadership to a data voter: started when it
     /// wins and again whenever a transfer aborts.
     pub(crate) fn witness_hand_over(&mut self) {
-        if !self.is_witness() {
+        if !self.acts_as_witness() {
             return;
         }
         let RoleState::Leader(ls) = &self.role else { return };
         if ls.transfer.is_some() {
             return;
         }
-        // A data voter of the incoming configuration (it stays a voter)
-        // heard from lately: one that stopped answering is skipped once the
-        // check-quorum period clears its mark, so an aborted transfer moves
-        // on to another.
-        let candidates = self
-            .membership
-            .conf()
-            .voters
+        // A data voter of either half heard from lately (one that stopped
+        // answering is skipped once the check-quorum period clears its
+        // mark, so an aborted transfer moves on to another), the most up
+        // to date first: in a joint configuration the incoming voters may
+        // lag behind payloads this witness dropped.
+        let membership = &self.membership;
+        let candidates = membership
+            .members()
             .iter()
+            .filter(|&&id| membership.is_data_voter(id))
             .filter_map(|&id| ls.progress(id).filter(|p| p.recent_active).map(|p| (id, p.match_index)));
         let Some(to) = hand_over_target(candidates) else { return };
         self.out.event(Event::WitnessHandingOver { to });

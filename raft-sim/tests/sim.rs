@@ -260,3 +260,38 @@ fn regression_wipe_never_takes_the_last_whole_data_voter() {
         assert_eq!(r.outcome, Outcome::Pass, "{}", o.replay_command());
     }
 }
+
+/// Witness bugs the membership nemesis found in the core, each pinned on
+/// the seed that first showed it (all fixed in raft-sansio):
+/// - D: a snapshot sent metadata-only to a node that was a witness only in
+///   the leader's latest, uncommitted configuration (it then served reads
+///   from an empty state machine);
+/// - B: a witness removed from the configuration resumed `Apply` with a
+///   gap and served reads;
+/// - A: a witness leader in a joint configuration handed over only to
+///   incoming data voters that lagged behind payloads it had dropped;
+/// - C: without pre-vote, doomed data-voter candidates starved the witness
+///   that held the longest log;
+/// - E: a witness leader's reset probe started below its first index and
+///   never sent another append.
+#[test]
+fn regression_witness_seeds_pass_on_the_correct_core() {
+    for (seed, nodes, faults, list, reads) in [
+        (121, 5, "all", "membership,compaction,transfer", "index"),
+        (789, 5, "all", "membership,compaction,transfer", "index"),
+        (4, 5, "all", "membership", "index"),
+        (496, 5, "all", "membership", "index"),
+        (15, 3, "all", "membership", "index"),
+        (263, 5, "all,wipe", "membership,compaction,transfer", "index"),
+        (640, 3, "all", "membership", "lease"),
+        (82, 3, "all,wipe", "membership,compaction,transfer", "index"),
+    ] {
+        let mut o = options(seed);
+        o.nodes = nodes;
+        o.faults = FaultSet::parse(faults).expect("known faults");
+        o.nemeses = nemeses(list);
+        o.reads = raft_sim::ReadPath::parse(reads).expect("known read path");
+        let r = run(o.clone());
+        assert_eq!(r.outcome, Outcome::Pass, "{}", o.replay_command());
+    }
+}
