@@ -5,20 +5,27 @@
 //! messages and apply entries, and is told when that is done. This crate
 //! carries out those duties with real I/O.
 //!
+//! - [`transport`]: the [`Transport`] trait, with TCP ([`TcpTransport`])
+//!   and in-process ([`LocalNetwork`]) implementations.
 //! - [`storage`]: the [`LogStore`] trait (make `Persist`s durable with group
 //!   commit, report the durable seq, restore on restart, keep snapshot
 //!   files), with a file WAL ([`Wal`]) and an in-memory store
 //!   ([`MemStore`]).
 //!
-//! The storage layer is plain synchronous `std` I/O, so that an async driver
-//! can run it on a blocking task and a simple host can call it inline.
+//! The storage layer is plain synchronous `std` I/O, so that an async
+//! driver can run it on its own thread and a simple host can call it inline.
+//! Everything logs through `tracing`, under a `raft` span with the node id.
 //!
 //! [`Persist`]: raft_sansio::Persist
 //! [`LogStore`]: storage::LogStore
 //! [`Wal`]: storage::Wal
 //! [`MemStore`]: storage::MemStore
+//! [`Transport`]: transport::Transport
+//! [`TcpTransport`]: transport::TcpTransport
+//! [`LocalNetwork`]: transport::LocalNetwork
 
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 pub mod storage;
+pub mod transport;
