@@ -63,10 +63,12 @@ pub enum UnknownReason {
     /// The node forwarded it to the leader (`Config::forward_proposals`):
     /// it may be appended there, once or more, or lost.
     Forwarded,
-    /// Another term's entry was applied at the proposal's index. By the
-    /// core's contract the proposal is then lost; the driver never keeps a
-    /// proposal where this can happen, so seeing it means a broken
-    /// invariant, and it is reported as unknown to stay safe.
+    /// Another term's entry (or one without its payload) was applied at
+    /// the proposal's index. By the core's contract the proposal is then
+    /// lost; but the driver fails a deposed leader's uncommitted proposals
+    /// as `LeadershipLost` before any such entry can apply, so this only
+    /// shows a broken assumption, and is reported as unknown to stay on the
+    /// safe side.
     Superseded,
 }
 

@@ -80,6 +80,13 @@ async fn local_cluster_elects_a_leader_and_every_node_applies_proposals_in_order
         assert_eq!(state.commands.len(), 100);
         assert_eq!(state.commands, states[0].commands, "every node applies the same commands in the same order");
     }
+    // The leader sees both followers caught up.
+    let m =
+        within(5, "followers caught up", handle.wait_for(|m| m.peers.len() == 2 && m.peers.iter().all(|p| p.lag == 0)))
+            .await
+            .expect("running");
+    assert!(m.peers.iter().all(|p| p.match_index >= last), "{m:?}");
+    assert!(m.persist_count > 0);
     for (i, index) in answers {
         let at = states[0].commands.iter().find(|(x, _)| *x == index).map(|(_, c)| c.clone());
         assert_eq!(at, Some(command(i)), "proposal {i} was answered with the index of its own entry");
@@ -232,11 +239,13 @@ async fn local_snapshot_every_100_entries_lets_a_new_learner_catch_up_by_snapsho
     cluster.shutdown().await;
 }
 
-/// A store that fails every write once told to (a dying disk).
+/// A store that fails every write once told to (a dying disk), and takes
+/// `delay` per write (a slow one).
 #[derive(Debug)]
 struct FailingStore {
     inner: MemStore,
     fail: Arc<AtomicBool>,
+    delay: Duration,
 }
 
 impl LogStore for FailingStore {
@@ -249,6 +258,7 @@ impl LogStore for FailingStore {
             let source = std::io::Error::other("injected fsync failure");
             return Err(StoreError::Io { op: "fsync", path: "test.wal".into(), source });
         }
+        std::thread::sleep(self.delay);
         self.inner.persist(batch)
     }
 
@@ -271,7 +281,7 @@ async fn local_failing_store_stops_the_node_and_fails_pending_requests() {
     let mut cluster = Cluster::new();
     let flags: Vec<Arc<AtomicBool>> = IDS.iter().map(|_| Arc::new(AtomicBool::new(false))).collect();
     for (id, fail) in IDS.into_iter().zip(&flags) {
-        let store = FailingStore { inner: MemStore::new(), fail: fail.clone() };
+        let store = FailingStore { inner: MemStore::new(), fail: fail.clone(), delay: Duration::ZERO };
         start(&mut cluster, &network, id, &IDS, store, options()).await;
     }
     let leader = cluster.leader().await;
@@ -347,5 +357,34 @@ async fn local_witness_applies_nothing_once_its_configuration_commits_but_follow
     assert!(matches!(read, Err(ReadError::Rejected { reason: RejectReason::Witness })), "{read:?}");
     let taken = cluster.handle(witness).snapshot().await.expect("running");
     assert!(taken >= last);
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_slow_store_group_commits_and_reports_its_fsync_latency() {
+    // One slow disk (20 ms per persist) under a leader with 100 proposals
+    // in flight: they share a few fsyncs instead of taking 100.
+    let network = LocalNetwork::new();
+    let mut cluster = Cluster::new();
+    let options = DriverOptions { slow_fsync_threshold: Duration::from_millis(10), ..options() };
+    for id in IDS {
+        let fail = Arc::new(AtomicBool::new(false));
+        let store = FailingStore { inner: MemStore::new(), fail, delay: Duration::from_millis(20) };
+        start(&mut cluster, &network, id, &IDS, store, options.clone()).await;
+    }
+    let leader = cluster.leader().await;
+    let handle = cluster.handle(leader);
+    let before = handle.metrics().fsync_count;
+    let mut tasks = JoinSet::new();
+    for i in 0..100 {
+        let handle = handle.clone();
+        tasks.spawn(async move { handle.propose(command(i)).await });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        joined.expect("task").expect("applied");
+    }
+    let m = handle.metrics();
+    assert!(m.fsync_count - before < 20, "100 proposals took {} fsyncs", m.fsync_count - before);
+    assert!(m.last_fsync.is_some_and(|d| d >= Duration::from_millis(20)), "{:?}", m.last_fsync);
     cluster.shutdown().await;
 }

@@ -10,6 +10,7 @@
 mod cluster;
 mod local;
 mod tcp;
+mod transport;
 
 use core::future::Future;
 use core::time::Duration;

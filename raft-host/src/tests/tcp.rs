@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 
 use super::cluster::Cluster;
 use super::{config, options, within, Recorder};
-use crate::driver::Driver;
+use crate::driver::{Driver, DriverOptions, SnapshotPolicy};
 use crate::storage::{LogStore, MemStore, Wal, WalOptions};
 use crate::transport::{TcpOptions, TcpTransport};
 
@@ -44,9 +44,11 @@ async fn start(
 ) {
     let (transport, inbound) = bound;
     transport.set_peers(peers.iter().filter(|(&p, _)| p != id).map(|(&p, &a)| (p, a)));
-    let driver = Driver::start(config(id, &IDS), store, Recorder::default(), transport, inbound, options())
-        .await
-        .expect("start");
+    // Snapshots every 8 entries: a restart restores one, then replays the
+    // log after it.
+    let options = DriverOptions { snapshot_policy: SnapshotPolicy::every_entries(8), ..options() };
+    let driver =
+        Driver::start(config(id, &IDS), store, Recorder::default(), transport, inbound, options).await.expect("start");
     cluster.drivers.insert(id, driver);
 }
 
@@ -98,6 +100,7 @@ async fn tcp_cluster_on_wals_commits_and_a_node_restarts_from_its_wal() {
     let restarted = cluster.applied(stopped, last).await;
     assert_eq!(restarted.commands, expected.commands);
     assert_eq!(restarted.commands.len(), 30);
+    assert_eq!(restarted.restores, 1, "restored from its snapshot file, then replayed the log");
     let (_, index) = cluster.propose(Bytes::from_static(b"after")).await.expect("committed");
     assert_eq!(cluster.applied(stopped, index).await.payloads().last(), Some(&Bytes::from_static(b"after")));
     assert!(cluster.handle(leader).metrics().fsync_count > 0);
