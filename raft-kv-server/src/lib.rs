@@ -12,3 +12,4 @@
 pub mod api;
 pub mod bench;
 pub mod frontend;
+pub mod service;
