@@ -776,12 +776,16 @@ impl<S: StateMachine> Runner<S> {
             }
             Reply::SnapshotSaved { index, data } => {
                 self.snapshot_saving = None;
-                self.step(Input::SnapshotTaken { index, data });
-                self.snapshot_index = self.snapshot_index.max(index);
-                self.metrics.snapshots_taken += 1;
-                tracing::info!(index = index.0, "took a snapshot");
+                if index > self.snapshot_index {
+                    self.step(Input::SnapshotTaken { index, data });
+                    self.snapshot_index = index;
+                    self.metrics.snapshots_taken += 1;
+                    tracing::info!(index = index.0, "took a snapshot");
+                }
+                // Else a newer snapshot from the leader was installed while
+                // this one was being saved: the core would refuse it.
                 for w in self.snapshot_waiters.drain(..) {
-                    let _ = w.send(Ok(index));
+                    let _ = w.send(Ok(self.snapshot_index));
                 }
             }
             Reply::RestoreSnapshot { meta, snapshot } => self.restore_snapshot(&meta, snapshot),
