@@ -133,7 +133,7 @@ pub(crate) struct Runner<S: StateMachine> {
     commands: Option<mpsc::Receiver<Command<S>>>,
     jobs: Option<std_mpsc::Sender<Job>>,
     replies: mpsc::UnboundedReceiver<Reply>,
-    store_closed: Option<oneshot::Receiver<()>>,
+    store_closed: watch::Receiver<bool>,
     clock: Clock,
     /// The output buffer, reused across steps.
     out: Vec<Output>,
@@ -225,7 +225,7 @@ impl<S: StateMachine> Runner<S> {
             commands: Some(commands),
             jobs: Some(store.jobs),
             replies: store.replies,
-            store_closed: Some(store.closed),
+            store_closed: store.closed,
             out: Vec::new(),
             persists: Vec::new(),
             unreachable: Vec::new(),
@@ -271,9 +271,7 @@ impl<S: StateMachine> Runner<S> {
         // Closing the job channel stops the thread; wait until it has
         // dropped the store (a restart may open the same files).
         self.jobs = None;
-        if let Some(closed) = self.store_closed.take() {
-            let _ = closed.await;
-        }
+        let _ = self.store_closed.wait_for(|closed| *closed).await;
         result
     }
 
