@@ -218,6 +218,8 @@ impl Default for DriverOptions {
 pub struct Driver<S: StateMachine> {
     handle: RaftHandle<S>,
     task: JoinHandle<Result<(), DriverError>>,
+    /// Turns `true` once the persistence thread has dropped the store.
+    store_closed: watch::Receiver<bool>,
 }
 
 impl<S: StateMachine> core::fmt::Debug for Driver<S> {
@@ -276,6 +278,7 @@ impl<S: StateMachine> Driver<S> {
                 sm.restore(index, &snapshot.data).map_err(|source| DriverError::Restore { index, source })?;
             }
         }
+        let store_closed = store.closed.clone();
         let (commands_tx, commands_rx) = mpsc::channel(options.command_queue.max(1));
         let (metrics_tx, metrics_rx) = watch::channel(Metrics::new(&node));
         let runner = runner::Runner::new(runner::Parts {
@@ -290,7 +293,7 @@ impl<S: StateMachine> Driver<S> {
             metrics_tx,
         });
         let task = tokio::spawn(runner.run().instrument(span));
-        Ok(Driver { handle: RaftHandle::new(id, commands_tx, metrics_rx), task })
+        Ok(Driver { handle: RaftHandle::new(id, commands_tx, metrics_rx), task, store_closed })
     }
 
     /// A handle on the node (clone it freely).
@@ -304,6 +307,16 @@ impl<S: StateMachine> Driver<S> {
     /// and exits.
     pub fn abort(&self) {
         self.task.abort();
+    }
+
+    /// Kills the driver as [`abort`](Driver::abort) does, then waits until
+    /// the persistence thread has finished the batch it was writing and
+    /// closed the store: after this a new driver may open the same store
+    /// (a crash and restart within one process).
+    pub async fn crash(self) {
+        self.task.abort();
+        let mut closed = self.store_closed;
+        let _ = closed.wait_for(|closed| *closed).await;
     }
 
     /// Whether the driver's task has ended.

@@ -133,7 +133,7 @@ pub(crate) struct Runner<S: StateMachine> {
     commands: Option<mpsc::Receiver<Command<S>>>,
     jobs: Option<std_mpsc::Sender<Job>>,
     replies: mpsc::UnboundedReceiver<Reply>,
-    store_closed: Option<oneshot::Receiver<()>>,
+    store_closed: watch::Receiver<bool>,
     clock: Clock,
     /// The output buffer, reused across steps.
     out: Vec<Output>,
@@ -225,7 +225,7 @@ impl<S: StateMachine> Runner<S> {
             commands: Some(commands),
             jobs: Some(store.jobs),
             replies: store.replies,
-            store_closed: Some(store.closed),
+            store_closed: store.closed,
             out: Vec::new(),
             persists: Vec::new(),
             unreachable: Vec::new(),
@@ -271,9 +271,7 @@ impl<S: StateMachine> Runner<S> {
         // Closing the job channel stops the thread; wait until it has
         // dropped the store (a restart may open the same files).
         self.jobs = None;
-        if let Some(closed) = self.store_closed.take() {
-            let _ = closed.await;
-        }
+        let _ = self.store_closed.wait_for(|closed| *closed).await;
         result
     }
 
@@ -776,12 +774,16 @@ impl<S: StateMachine> Runner<S> {
             }
             Reply::SnapshotSaved { index, data } => {
                 self.snapshot_saving = None;
-                self.step(Input::SnapshotTaken { index, data });
-                self.snapshot_index = self.snapshot_index.max(index);
-                self.metrics.snapshots_taken += 1;
-                tracing::info!(index = index.0, "took a snapshot");
+                if index > self.snapshot_index {
+                    self.step(Input::SnapshotTaken { index, data });
+                    self.snapshot_index = index;
+                    self.metrics.snapshots_taken += 1;
+                    tracing::info!(index = index.0, "took a snapshot");
+                }
+                // Else a newer snapshot from the leader was installed while
+                // this one was being saved: the core would refuse it.
                 for w in self.snapshot_waiters.drain(..) {
-                    let _ = w.send(Ok(index));
+                    let _ = w.send(Ok(self.snapshot_index));
                 }
             }
             Reply::RestoreSnapshot { meta, snapshot } => self.restore_snapshot(&meta, snapshot),

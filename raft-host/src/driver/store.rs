@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use raft_sansio::{EntryId, Index, Persist, RestoredState, SnapshotMeta};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::storage::{LogStore, StoreError, StoredSnapshot};
 
@@ -71,8 +71,8 @@ pub(crate) struct Loaded {
 pub(crate) struct StoreThread {
     pub(crate) jobs: std_mpsc::Sender<Job>,
     pub(crate) replies: mpsc::UnboundedReceiver<Reply>,
-    /// Fires when the thread has dropped the store.
-    pub(crate) closed: oneshot::Receiver<()>,
+    /// Turns `true` once the thread has dropped the store.
+    pub(crate) closed: watch::Receiver<bool>,
 }
 
 /// Starts the thread: it loads the store, reports what it read on
@@ -86,12 +86,12 @@ pub(crate) fn spawn<L: LogStore + Send + 'static>(
     let (jobs_tx, jobs_rx) = std_mpsc::channel();
     let (replies_tx, replies_rx) = mpsc::unbounded_channel();
     let (loaded_tx, loaded_rx) = oneshot::channel();
-    let (closed_tx, closed_rx) = oneshot::channel();
+    let (closed_tx, closed_rx) = watch::channel(false);
     std::thread::Builder::new().name(name).spawn(move || {
         let _entered = span.enter();
         run(store, jobs_rx, replies_tx, loaded_tx, slow_fsync);
         // The store is dropped by now (its files closed).
-        let _ = closed_tx.send(());
+        closed_tx.send_replace(true);
     })?;
     Ok((StoreThread { jobs: jobs_tx, replies: replies_rx, closed: closed_rx }, loaded_rx))
 }

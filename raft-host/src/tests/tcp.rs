@@ -104,6 +104,19 @@ async fn tcp_cluster_on_wals_commits_and_a_node_restarts_from_its_wal() {
     let (_, index) = cluster.propose(Bytes::from_static(b"after")).await.expect("committed");
     assert_eq!(cluster.applied(stopped, index).await.payloads().last(), Some(&Bytes::from_static(b"after")));
     assert!(cluster.handle(leader).metrics().fsync_count > 0);
+
+    // The leader crashes (its task killed where it stands) and restarts
+    // from its WAL; the cluster elects a leader and goes on.
+    let driver = cluster.drivers.remove(&leader).expect("driver");
+    within(5, "crash", driver.crash()).await;
+    transports[&leader].shutdown();
+    let rebound = bind(leader, peers[&leader]).await;
+    start(&mut cluster, leader, rebound, &peers, wal(dirs[leader.0 as usize - 1].path())).await;
+    let (_, index) = cluster.propose(Bytes::from_static(b"after the crash")).await.expect("committed");
+    let expected = cluster.applied(stopped, index).await;
+    let crashed = cluster.applied(leader, index).await;
+    assert_eq!(crashed.commands, expected.commands);
+    assert_eq!(crashed.commands.len(), 32);
     cluster.shutdown().await;
     for t in transports.values() {
         t.shutdown();
