@@ -260,8 +260,9 @@ pub async fn start(options: NodeOptions) -> Result<RunningNode, ServeError> {
         let lease_ticks = ReadMode::max_lease_ticks(config.election_timeout_ticks_min, clock_drift_bound_ppm);
         config.read_mode = ReadMode::Lease { lease_ticks, clock_drift_bound_ppm };
     }
-    let (transport, inbound) =
-        TcpTransport::bind(NodeId(options.id), options.raft_listen, TcpOptions::default()).await.map_err(ServeError::Io)?;
+    let (transport, inbound) = TcpTransport::bind(NodeId(options.id), options.raft_listen, TcpOptions::default())
+        .await
+        .map_err(ServeError::Io)?;
     let raft_addr = transport.local_addr();
     let mut driver_options = DriverOptions::default();
     driver_options.tick = options.tick;
@@ -413,7 +414,9 @@ async fn update(State(s): State<Arc<Shared>>, Json(body): Json<UpdateBody>) -> R
     }
     match s.raft.change_membership(MembershipChange::new(changes)).await {
         Ok(conf) => reply(200, &serde_json::json!({"ok": true, "joint": conf.is_joint()})),
-        Err(e) => reply(if e.certainly_not_applied() { 409 } else { 503 }, &serde_json::json!({"error": e.to_string()})),
+        Err(e) => {
+            reply(if e.certainly_not_applied() { 409 } else { 503 }, &serde_json::json!({"error": e.to_string()}))
+        }
     }
 }
 

@@ -273,7 +273,9 @@ async fn demo(a: DemoArgs) -> ExitCode {
     let f = nodes[0].frontend_addr.expect("a frontend");
     println!();
     println!("Try:");
-    println!("  curl -s -X PUT http://{f}/kv/greeting -H 'content-type: application/json' -d '{{\"value\": \"hello\"}}'");
+    println!(
+        "  curl -s -X PUT http://{f}/kv/greeting -H 'content-type: application/json' -d '{{\"value\": \"hello\"}}'"
+    );
     println!("  curl -s http://{f}/kv/greeting");
     println!("  curl -s -X POST http://{f}/kv/counter/cas -H 'content-type: application/json' -d '{{\"expect\": null, \"value\": 1}}'");
     println!("  curl -s -X POST http://{f}/kv/greeting/append -H 'content-type: application/json' -d '{{\"value\": \", world\"}}'");
