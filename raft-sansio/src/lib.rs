@@ -122,9 +122,10 @@
 //! the cluster needs), it times out like a data voter until it hears from a
 //! leader. A witness that does win leads only to bring a data voter up to
 //! date: it accepts no proposals, no reads and no membership changes, sends
-//! a data follower no entry whose payload it dropped (nor a snapshot), and
-//! transfers leadership at once to the most up-to-date data voter of
-//! either half that answered lately. A snapshot goes without data only to
+//! a data follower no entry whose payload it dropped (it probes past them)
+//! nor a snapshot (not even one it began to send before it became a
+//! witness), and transfers leadership at once to the most up-to-date data
+//! voter of either half that answered lately. A snapshot goes without data only to
 //! a witness of the snapshot's own configuration. A node once a witness of
 //! a committed configuration stays without a state machine, removed or
 //! not.

@@ -291,6 +291,12 @@ impl RaftLog {
         }
     }
 
+    /// The last entry at or after `from` whose payload was dropped (a
+    /// witness's log), if any.
+    pub(crate) fn last_elided_from(&self, from: Index) -> Option<Index> {
+        self.entries.iter().rev().take_while(|e| e.index >= from).find(|e| e.payload_elided).map(|e| e.index)
+    }
+
     /// The leading entries of `entries` whose payloads are present: a
     /// witness leader sends a data follower nothing it cannot use.
     pub(crate) fn keep_until_elided(entries: &mut Vec<Entry>) {

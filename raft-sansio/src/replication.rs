@@ -39,6 +39,12 @@ struct AppendContext<'a> {
     /// The leader is a witness: its log may lack payloads, which it must
     /// never send to a data follower.
     witness_leader: bool,
+    /// A witness leader may move a data follower's probe up to where it
+    /// can serve it. Not when answering a rejection: that probe was just
+    /// answered, and probing it again at once would ping-pong with a
+    /// follower that lacks it (every duplicated answer doubling the
+    /// exchange); the next heartbeat answer probes again.
+    skip_ahead: bool,
 }
 
 impl AppendContext<'_> {
@@ -57,6 +63,9 @@ enum Sent {
     Nothing,
     /// The follower needs entries that were compacted away.
     NeedsSnapshot(Index),
+    /// The follower needs entries whose payloads this (witness) leader
+    /// dropped.
+    Elided,
 }
 
 /// Sends one append to `to` if its progress allows. A free function over
@@ -87,7 +96,7 @@ fn send_append(ctx: AppendContext<'_>, out: &mut Outbox, to: NodeId, pr: &mut Pr
     if ctx.cannot_serve(to) {
         RaftLog::keep_until_elided(&mut entries);
         if has_new && entries.is_empty() {
-            return Sent::Nothing;
+            return Sent::Elided;
         }
     }
     let count = entries.len();
@@ -132,8 +141,17 @@ fn send_appends(
 ) {
     let mut allow_empty = allow_empty;
     let mut bumped = false;
+    let mut skipped_elided = false;
     loop {
         if matches!(pr.state, ProgressState::Snapshot(_)) {
+            if ctx.cannot_serve(to) {
+                // The send began before this leader became a witness: its
+                // host's snapshots are empty once the demotion commits, and
+                // the witness hands over anyway. Probe like any data
+                // follower it leads.
+                pr.become_probe();
+                continue;
+            }
             send_snapshot_chunks(chunks, snaps, out, to, pr, ctx.tick);
             return;
         }
@@ -143,11 +161,21 @@ fn send_appends(
             // starts instead (a reset probe may start below it), once.
             Sent::NeedsSnapshot(next) if ctx.cannot_serve(to) => {
                 let first = ctx.log.first_index();
-                if next >= first || bumped {
+                if next >= first || bumped || !ctx.skip_ahead {
                     return;
                 }
                 bumped = true;
                 pr.next_index = first;
+            }
+            // Nor the payloads it dropped: a probe there would send
+            // nothing, and the follower would never answer. Every data
+            // voter of the configuration they were dropped under held them,
+            // so probe right after the last one instead, once (a follower
+            // that lacks it cannot be served by this leader anyway).
+            Sent::Elided if ctx.skip_ahead && !skipped_elided && matches!(pr.state, ProgressState::Probe { .. }) => {
+                let Some(last) = ctx.log.last_elided_from(pr.next_index) else { return };
+                skipped_elided = true;
+                pr.next_index = last.next();
             }
             Sent::NeedsSnapshot(next) => {
                 // The latest snapshot always reaches where the log
@@ -225,6 +253,7 @@ impl Node {
             pipeline_limit: if proposals { self.config.append_pipeline_depth } else { usize::MAX },
             committed_conf: self.confs.at(self.log.committed()),
             witness_leader,
+            skip_ahead: true,
         };
         for (id, pr) in ls.progress.iter_mut() {
             if matches!(pr.state, ProgressState::Snapshot(_)) {
@@ -238,6 +267,10 @@ impl Node {
     }
 
     fn send_appends_to(&mut self, to: NodeId, allow_empty: bool) {
+        self.send_appends_to_inner(to, allow_empty, true);
+    }
+
+    fn send_appends_to_inner(&mut self, to: NodeId, allow_empty: bool, skip_ahead: bool) {
         let witness_leader = self.acts_as_witness();
         let RoleState::Leader(ls) = &mut self.role else { return };
         let lowest = lowest_data_match_of(&self.membership, &self.log, ls, self.config.id);
@@ -253,6 +286,7 @@ impl Node {
             pipeline_limit: usize::MAX,
             committed_conf: self.confs.at(self.log.committed()),
             witness_leader,
+            skip_ahead,
         };
         if let Some(pr) = ls.progress_mut(to) {
             send_appends(ctx, &chunks, &mut self.snaps, &mut self.out, to, pr, allow_empty);
@@ -465,7 +499,7 @@ impl Node {
                     }
                 };
                 if pr.on_reject(rejected_prev, hint_next) {
-                    self.send_appends_to(from, true);
+                    self.send_appends_to_inner(from, true, false);
                 } else {
                     self.drop_message(from, "AppendEntriesResponse", DropReason::StaleResponse);
                 }

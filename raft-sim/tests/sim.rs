@@ -273,7 +273,19 @@ fn regression_wipe_never_takes_the_last_whole_data_voter() {
 /// - C: without pre-vote, doomed data-voter candidates starved the witness
 ///   that held the longest log;
 /// - E: a witness leader's reset probe started below its first index and
-///   never sent another append.
+///   never sent another append;
+/// - F: a witness leader's probe of a data voter that landed on payloads it
+///   had dropped sent nothing, forever (its hand-over reset the probe after
+///   the answer to the previous one was lost; the log it kept started with
+///   dropped payloads): it now probes right after the last one (384, 2022,
+///   2440: liveness failures);
+/// - G: a leader that demoted itself to a witness while a data follower was
+///   receiving its snapshot sent that follower the empty snapshot its host
+///   then took as a witness (the follower served reads from no state:
+///   1532, 1549, 2583, 2705 of 5 nodes);
+/// - H: a witness leader answered each rejection of a data voter it cannot
+///   serve with the same probe at once, and duplicated rejections doubled
+///   the exchange until simulated time stood still (1167 never finished).
 #[test]
 fn regression_witness_seeds_pass_on_the_correct_core() {
     for (seed, nodes, faults, list, reads) in [
@@ -285,6 +297,14 @@ fn regression_witness_seeds_pass_on_the_correct_core() {
         (263, 5, "all,wipe", "membership,compaction,transfer", "index"),
         (640, 3, "all", "membership", "lease"),
         (82, 3, "all,wipe", "membership,compaction,transfer", "index"),
+        (384, 3, "all,wipe", "membership,compaction,transfer", "index"),
+        (2022, 3, "all,wipe", "membership,compaction,transfer", "index"),
+        (2440, 3, "all,wipe", "membership,compaction,transfer", "index"),
+        (1532, 3, "all,wipe", "membership,compaction,transfer", "index"),
+        (1549, 3, "all,wipe", "membership,compaction,transfer", "index"),
+        (2583, 3, "all,wipe", "membership,compaction,transfer", "index"),
+        (2705, 5, "all,wipe", "membership,compaction,transfer", "index"),
+        (1167, 3, "all,wipe", "membership,compaction,transfer", "index"),
     ] {
         let mut o = options(seed);
         o.nodes = nodes;
