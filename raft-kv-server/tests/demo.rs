@@ -1,9 +1,9 @@
 //! The main job: `raft-kv-server demo` starts a 3-node cluster and prints
 //! curl commands; what they do must work against it.
 
+use core::time::Duration;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use core::time::Duration;
 
 struct KillOnDrop(Child);
 
