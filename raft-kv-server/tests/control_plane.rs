@@ -1,8 +1,8 @@
 //! The control plane: UpdateCluster adds a learner and promotes it;
 //! LeaveCluster removes a node (its leadership handed over first).
 
+use core::net::SocketAddr;
 use core::time::Duration;
-use std::net::SocketAddr;
 
 use raft_kv_server::service::{self, NodeOptions, Peer, RunningNode, Start};
 
