@@ -29,6 +29,9 @@ enum Command {
     /// temporary directory; prints the endpoints and example curl commands
     /// and runs until Ctrl-C.
     Demo(DemoArgs),
+    /// A frontend alone (in its own process): the client HTTP/JSON API in
+    /// front of the given backends.
+    Frontend(FrontendArgs),
     /// Load generator: concurrent clients, a mix of puts and gets; prints
     /// ops/s and latency percentiles.
     Bench(BenchArgs),
@@ -63,9 +66,23 @@ struct ServeArgs {
     /// Serve reads by leader lease instead of read index.
     #[arg(long)]
     lease_reads: bool,
+    /// Log level of the raft driver's events on stderr (error, warn, info,
+    /// debug, trace).
+    #[arg(long, default_value = "info")]
+    log_level: String,
     /// Snapshot the state machine every this many applied entries.
     #[arg(long, default_value_t = 10_000)]
     snapshot_every: u64,
+}
+
+#[derive(clap::Args, Debug)]
+struct FrontendArgs {
+    /// Listen address.
+    #[arg(long)]
+    listen: SocketAddr,
+    /// Backend base URLs, comma-separated (http://IP:PORT).
+    #[arg(long, value_delimiter = ',', required = true)]
+    backends: Vec<String>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -126,6 +143,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Serve(a) => runtime.block_on(serve(a)),
         Command::Demo(a) => runtime.block_on(demo(a)),
+        Command::Frontend(a) => runtime.block_on(frontend(a)),
         Command::Bench(a) => {
             let config = BenchConfig {
                 target: match a.target {
@@ -160,7 +178,38 @@ fn main() -> ExitCode {
     }
 }
 
+async fn frontend(a: FrontendArgs) -> ExitCode {
+    let backends = a.backends.iter().map(|b| b.trim_end_matches('/').to_string()).collect();
+    let app = raft_kv_server::frontend::Frontend::new(raft_kv_server::frontend::FrontendConfig::new(backends)).router();
+    let listener = match tokio::net::TcpListener::bind(a.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("cannot listen on {}: {e}", a.listen);
+            return ExitCode::from(1);
+        }
+    };
+    println!("frontend http://{}", a.listen);
+    tokio::select! {
+        r = axum::serve(listener, app) => {
+            if let Err(e) = r {
+                eprintln!("frontend stopped: {e}");
+                return ExitCode::from(1);
+            }
+        }
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    ExitCode::SUCCESS
+}
+
 async fn serve(a: ServeArgs) -> ExitCode {
+    let level = match a.log_level.parse::<tracing_subscriber::filter::LevelFilter>() {
+        Ok(l) => l,
+        Err(_) => {
+            eprintln!("--log-level {}: use error, warn, info, debug or trace", a.log_level);
+            return ExitCode::from(2);
+        }
+    };
+    tracing_subscriber::fmt().with_max_level(level).with_writer(std::io::stderr).init();
     let Some(me) = a.peers.iter().find(|p| p.id == a.id).cloned() else {
         eprintln!("node {} is not among the --peer entries", a.id);
         return ExitCode::from(2);
