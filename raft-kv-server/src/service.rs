@@ -266,7 +266,11 @@ pub async fn start(options: NodeOptions) -> Result<RunningNode, ServeError> {
     let raft_addr = transport.local_addr();
     let mut driver_options = DriverOptions::default();
     driver_options.tick = options.tick;
-    driver_options.snapshot_policy = SnapshotPolicy::every_entries(options.snapshot_every);
+    // Every `snapshot_every` entries, or every 64 MiB of applied payload
+    // (the driver's default size threshold), whichever comes first.
+    let mut policy = SnapshotPolicy::default();
+    policy.every_entries = options.snapshot_every;
+    driver_options.snapshot_policy = policy;
     let driver = Driver::start(
         config,
         wal,
