@@ -44,12 +44,15 @@ pub struct FrontendConfig {
     pub op_timeout: Duration,
     /// Redirects followed per attempt.
     pub max_redirects: usize,
+    /// Serve gets through the log (as commands in the client session)
+    /// instead of by the backend's read index (or lease).
+    pub reads_through_log: bool,
 }
 
 impl FrontendConfig {
-    /// Defaults: 5 s per operation, 5 redirects.
+    /// Defaults: 5 s per operation, 5 redirects, reads by read index.
     pub fn new(backends: Vec<String>) -> FrontendConfig {
-        FrontendConfig { backends, op_timeout: Duration::from_secs(5), max_redirects: 5 }
+        FrontendConfig { backends, op_timeout: Duration::from_secs(5), max_redirects: 5, reads_through_log: false }
     }
 }
 
@@ -301,6 +304,9 @@ struct CasBody {
 }
 
 async fn get_key(State(f): State<Arc<Frontend>>, Path(key): Path<String>) -> Response {
+    if f.config.reads_through_log {
+        return f.write(Op::Get { key }).await;
+    }
     f.read(&key).await
 }
 
@@ -427,6 +433,26 @@ mod tests {
         let body: ErrorBody = serde_json::from_slice(&body).expect("json");
         assert_eq!(body.outcome, "unknown", "never a clean failure: {body:?}");
         assert!(count.load(Ordering::SeqCst) >= 3, "retried");
+    }
+
+    #[tokio::test]
+    async fn gets_go_through_the_log_when_asked() {
+        let (url, count, _t) = fake(|_| BackendReply::Done { result: serde_json::json!({"value": 5}) }).await;
+        let mut config = FrontendConfig::new(vec![url]);
+        config.reads_through_log = true;
+        let f = Frontend::new(config);
+        let app = f.router();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        let r = reqwest::get(format!("{base}/kv/a")).await.expect("get");
+        assert_eq!(r.status(), reqwest::StatusCode::OK);
+        assert_eq!(r.json::<serde_json::Value>().await.expect("json"), serde_json::json!({"value": 5}));
+        // A registration, then the get as a proposal (no /backend/read:
+        // the fake has none).
+        assert_eq!(count.load(Ordering::SeqCst), 2);
     }
 
     #[tokio::test]

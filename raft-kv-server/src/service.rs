@@ -134,6 +134,8 @@ pub struct NodeOptions {
     pub tick: Duration,
     /// Lease reads instead of read index.
     pub lease_reads: bool,
+    /// The frontend serves gets through the log.
+    pub log_reads: bool,
     /// Snapshot every this many applied entries.
     pub snapshot_every: u64,
 }
@@ -311,7 +313,9 @@ pub async fn start(options: NodeOptions) -> Result<RunningNode, ServeError> {
     let mut frontend_addr = None;
     if let Some(addr) = options.frontend_listen {
         let backends = options.peers.iter().map(|p| p.backend.clone()).collect();
-        let frontend = Frontend::new(FrontendConfig::new(backends)).router();
+        let mut config = FrontendConfig::new(backends);
+        config.reads_through_log = options.log_reads;
+        let frontend = Frontend::new(config).router();
         let listener = tokio::net::TcpListener::bind(addr).await.map_err(ServeError::Io)?;
         frontend_addr = Some(listener.local_addr().map_err(ServeError::Io)?);
         servers.push(tokio::spawn(async move {

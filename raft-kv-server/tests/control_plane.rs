@@ -29,6 +29,7 @@ async fn start(me: &Peer, peers: &[Peer], dir: &std::path::Path, start: Start) -
         frontend_listen: None,
         tick: Duration::from_millis(10),
         lease_reads: false,
+        log_reads: false,
         snapshot_every: 50,
     };
     service::start(options).await.expect("node starts")

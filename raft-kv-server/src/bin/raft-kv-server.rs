@@ -64,8 +64,11 @@ struct ServeArgs {
     #[arg(long, default_value_t = 10)]
     tick_ms: u64,
     /// Serve reads by leader lease instead of read index.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "log_reads")]
     lease_reads: bool,
+    /// Serve the frontend's gets through the log instead of read index.
+    #[arg(long)]
+    log_reads: bool,
     /// Log level of the raft driver's events on stderr (error, warn, info,
     /// debug, trace).
     #[arg(long, default_value = "info")]
@@ -237,6 +240,7 @@ async fn serve(a: ServeArgs) -> ExitCode {
         },
         tick: Duration::from_millis(a.tick_ms.max(1)),
         lease_reads: a.lease_reads,
+        log_reads: a.log_reads,
         snapshot_every: a.snapshot_every,
     };
     let node = match service::start(options).await {
@@ -304,6 +308,7 @@ async fn demo(a: DemoArgs) -> ExitCode {
             frontend_listen: Some(SocketAddr::from(([127, 0, 0, 1], ports[3 * i + 2]))),
             tick: Duration::from_millis(10),
             lease_reads: a.lease_reads,
+            log_reads: false,
             snapshot_every: 10_000,
         };
         match service::start(options).await {
