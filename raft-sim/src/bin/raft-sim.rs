@@ -2,7 +2,7 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 use core::time::Duration;
-use std::io::{BufReader, Read};
+use std::io::{BufReader, Read, Write};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -252,7 +252,9 @@ fn run(command: Command) -> Result<u8, String> {
             let history = raft_check::parse_history(reader).map_err(|e| format!("{file}: {e}"))?;
             let start = Instant::now();
             let (verdict, stats) = raft_check::check_with_stats(&history, raft_check::Budget::time(budget));
-            println!("{verdict}");
+            // A closed pipe (`| head`) is no error: the exit status carries
+            // the verdict.
+            let _ = writeln!(std::io::stdout().lock(), "{verdict}");
             eprintln!("{} operations, {:?}, {:.3}s", history.operations().len(), stats, start.elapsed().as_secs_f64());
             Ok(match verdict {
                 raft_check::Verdict::Linearizable => 0,
