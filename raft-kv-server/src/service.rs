@@ -40,7 +40,7 @@ use raft_host::driver::{
 use raft_host::storage::{Wal, WalOptions};
 use raft_host::transport::{TcpOptions, TcpTransport};
 use raft_kv::{ApplyOutcome, KvConfig, KvStateMachine};
-use raft_sansio::{Config, Entry, Index, MemberChange, MembershipChange, NodeId, ReadMode};
+use raft_sansio::{Config, Entry, Index, MemberChange, MembershipChange, NodeId, ReadMode, RejectReason};
 use serde::{Deserialize, Serialize};
 
 use crate::api::{self, BackendReply, ReadReply};
@@ -420,10 +420,23 @@ async fn update(State(s): State<Arc<Shared>>, Json(body): Json<UpdateBody>) -> R
     if changes.is_empty() {
         return reply(400, &serde_json::json!({"error": "nothing to change"}));
     }
-    match s.raft.change_membership(MembershipChange::new(changes)).await {
-        Ok(conf) => reply(200, &serde_json::json!({"ok": true, "joint": conf.is_joint()})),
-        Err(e) => {
-            reply(if e.certainly_not_applied() { 409 } else { 503 }, &serde_json::json!({"error": e.to_string()}))
+    // A leader that has just been elected (after a transfer, say) refuses
+    // changes until an entry of its term commits, and one change waits for
+    // the one before: both pass in moments, and a refusal changed nothing,
+    // so retry them for a while.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match s.raft.change_membership(MembershipChange::new(changes.clone())).await {
+            Ok(conf) => return reply(200, &serde_json::json!({"ok": true, "joint": conf.is_joint()})),
+            Err(ProposeError::Rejected { reason: RejectReason::MembershipChangeInProgress })
+                if tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(e) => {
+                let status = if e.certainly_not_applied() { 409 } else { 503 };
+                return reply(status, &serde_json::json!({"error": e.to_string()}));
+            }
         }
     }
 }
@@ -440,18 +453,26 @@ async fn leave(State(s): State<Arc<Shared>>) -> Response {
             return reply(503, &serde_json::json!({"error": format!("transfer to {}: {e}", to.0)}));
         }
     }
-    let leader = s.raft.metrics().leader;
-    let Some(url) = s.backend_of(leader) else {
-        return reply(503, &serde_json::json!({"error": "no leader known"}));
-    };
-    match s.http.post(format!("{url}/cluster/update")).json(&serde_json::json!({"remove": [s.id]})).send().await {
-        Ok(r) => {
-            let status = r.status().as_u16();
-            let body = r.json::<serde_json::Value>().await.unwrap_or_default();
-            reply(status, &body)
+    // Ask the leader to remove us; while leadership settles (no leader
+    // known yet, or a node that no longer leads) ask again.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let mut last = serde_json::json!({"error": "no leader known"});
+    while tokio::time::Instant::now() < deadline {
+        if let Some(url) = s.backend_of(s.raft.metrics().leader) {
+            let request = s.http.post(format!("{url}/cluster/update")).json(&serde_json::json!({"remove": [s.id]}));
+            match request.send().await {
+                Ok(r) if r.status().as_u16() != 421 => {
+                    let status = r.status().as_u16();
+                    let body = r.json::<serde_json::Value>().await.unwrap_or_default();
+                    return reply(status, &body);
+                }
+                Ok(r) => last = r.json::<serde_json::Value>().await.unwrap_or_default(),
+                Err(e) => last = serde_json::json!({"error": e.to_string()}),
+            }
         }
-        Err(e) => reply(503, &serde_json::json!({"error": e.to_string()})),
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    reply(503, &last)
 }
 
 async fn peers(State(s): State<Arc<Shared>>, Json(peers): Json<Vec<Peer>>) -> Response {

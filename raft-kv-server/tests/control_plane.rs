@@ -50,6 +50,37 @@ async fn until(http: &reqwest::Client, backend: &str, what: &str, cond: impl Fn(
     panic!("{what}: {}", cluster(http, backend).await);
 }
 
+/// POSTs `body` to the current leader's `path`, following leadership
+/// changes (421) for a while, as an operator's client would.
+async fn to_leader(http: &reqwest::Client, any: &str, path: &str, body: serde_json::Value) -> reqwest::Response {
+    for _ in 0..200 {
+        if let Some(leader) = cluster(http, any).await["leader_backend"].as_str() {
+            let r = http.post(format!("{leader}{path}")).json(&body).send().await.expect("post");
+            if r.status().as_u16() != 421 {
+                return r;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no leader took {path}");
+}
+
+/// Proposes an encoded command on the current leader until it answers
+/// (a retry carries the same bytes, so the same seq: it applies once).
+async fn propose(http: &reqwest::Client, any: &str, command: bytes::Bytes) -> serde_json::Value {
+    for _ in 0..200 {
+        if let Some(leader) = cluster(http, any).await["leader_backend"].as_str() {
+            if let Ok(r) = http.post(format!("{leader}/backend/propose")).body(command.clone()).send().await {
+                if r.status().is_success() {
+                    return r.json().await.expect("json");
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no leader took the proposal");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn update_cluster_adds_and_promotes_and_leave_cluster_removes() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -61,24 +92,13 @@ async fn update_cluster_adds_and_promotes_and_leave_cluster_removes() {
     let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().expect("client");
     let b1 = peers[0].backend.clone();
     until(&http, &b1, "a leader", |c| c["leader"].is_u64()).await;
-    let leader = cluster(&http, &b1).await["leader_backend"].as_str().expect("leader backend").to_string();
-    // Some data first, with a snapshot on the way (every 50 entries).
-    let session = raft_kv::Command::RegisterClient.encode();
-    let r: serde_json::Value = http
-        .post(format!("{leader}/backend/propose"))
-        .body(session)
-        .send()
-        .await
-        .expect("register")
-        .json()
-        .await
-        .expect("json");
+    let r = propose(&http, &b1, raft_kv::Command::RegisterClient.encode()).await;
     let sid = r["session"].as_u64().expect("a session");
     let mut s = raft_kv::ClientSession::new(raft_kv::SessionId(sid));
     for i in 0..60 {
         let cmd = s.start(raft_kv::Op::Put { key: format!("k{i}"), value: raft_kv::Value::Int(i) });
-        let r = http.post(format!("{leader}/backend/propose")).body(cmd.encode()).send().await.expect("put");
-        assert!(r.status().is_success());
+        let r = propose(&http, &b1, cmd.encode()).await;
+        assert_eq!(r["status"], "done", "{r}");
         s.acknowledge(cmd.seq().expect("seq"));
     }
 
@@ -87,24 +107,15 @@ async fn update_cluster_adds_and_promotes_and_leave_cluster_removes() {
     let mut all = peers.clone();
     all.push(p4.clone());
     nodes.push(start(&p4, &all, dir.path(), Start::Join).await);
-    let r = http
-        .post(format!("{leader}/cluster/update"))
-        .json(&serde_json::json!({ "add_learner": [p4] }))
-        .send()
-        .await
-        .expect("update");
+    let r = to_leader(&http, &b1, "/cluster/update", serde_json::json!({ "add_learner": [p4] })).await;
     assert!(r.status().is_success(), "{}", r.text().await.unwrap_or_default());
-    until(&http, &leader, "4 is a caught-up learner", |c| {
+    until(&http, &p4.backend, "4 is a caught-up learner", |c| {
         c["members"]["learners"] == serde_json::json!([4])
-            && c["peers"].as_array().is_some_and(|ps| ps.iter().any(|p| p["id"] == 4 && p["lag"] == 0))
+            // The session, the 60 puts and the learner's own entry.
+            && c["applied"].as_u64().is_some_and(|a| a >= 62)
     })
     .await;
-    let r = http
-        .post(format!("{leader}/cluster/update"))
-        .json(&serde_json::json!({ "promote": [4] }))
-        .send()
-        .await
-        .expect("promote");
+    let r = to_leader(&http, &b1, "/cluster/update", serde_json::json!({ "promote": [4] })).await;
     assert!(r.status().is_success(), "{}", r.text().await.unwrap_or_default());
     until(&http, &p4.backend, "4 sees itself a voter", |c| c["members"]["voters"] == serde_json::json!([1, 2, 3, 4]))
         .await;
@@ -121,9 +132,10 @@ async fn update_cluster_adds_and_promotes_and_leave_cluster_removes() {
     assert_eq!(r["value"], serde_json::json!(59), "{r}");
 
     // The leader leaves: it hands over first, then is removed.
-    let r = http.post(format!("{leader}/cluster/leave")).send().await.expect("leave");
+    let r = to_leader(&http, &b1, "/cluster/leave", serde_json::json!({})).await;
+    let leaver_backend = r.url().as_str().trim_end_matches("/cluster/leave").to_string();
     assert!(r.status().is_success(), "{}", r.text().await.unwrap_or_default());
-    let leaver = cluster(&http, &leader).await["id"].as_u64().expect("id");
+    let leaver = cluster(&http, &leaver_backend).await["id"].as_u64().expect("id");
     let other = all.iter().find(|p| p.id != leaver).expect("another node").backend.clone();
     until(&http, &other, "the leaver is removed", |c| {
         let voters = c["members"]["voters"].as_array().cloned().unwrap_or_default();
