@@ -97,6 +97,22 @@ pub(crate) struct Host {
 }
 
 impl Host {
+    /// A host on an empty store.
+    fn fresh(config: Config) -> Host {
+        let node = Node::new(config.clone(), RestoredState::default()).expect("valid");
+        Host {
+            config,
+            node: Some(node),
+            stored: Stored::default(),
+            pending: VecDeque::new(),
+            applied: Vec::new(),
+            events: Vec::new(),
+            results: Vec::new(),
+            sends: Vec::new(),
+            snapshots_applied: 0,
+        }
+    }
+
     pub(crate) fn node(&self) -> &Node {
         self.node.as_ref().expect("node is crashed")
     }
@@ -143,21 +159,7 @@ impl Cluster {
         for id in 1..=n {
             let mut c = config(id, n);
             tweak(&mut c);
-            let node = Node::new(c.clone(), RestoredState::default()).expect("valid");
-            hosts.insert(
-                NodeId(id),
-                Host {
-                    config: c,
-                    node: Some(node),
-                    stored: Stored::default(),
-                    pending: VecDeque::new(),
-                    applied: Vec::new(),
-                    events: Vec::new(),
-                    results: Vec::new(),
-                    sends: Vec::new(),
-                    snapshots_applied: 0,
-                },
-            );
+            hosts.insert(NodeId(id), Host::fresh(c));
         }
         Cluster {
             hosts,
@@ -213,21 +215,7 @@ impl Cluster {
         let mut c = config(id, 0);
         c.bootstrap_voters.clear();
         tweak(&mut c);
-        let node = Node::new(c.clone(), RestoredState::default()).expect("valid");
-        self.hosts.insert(
-            NodeId(id),
-            Host {
-                config: c,
-                node: Some(node),
-                stored: Stored::default(),
-                pending: VecDeque::new(),
-                applied: Vec::new(),
-                events: Vec::new(),
-                results: Vec::new(),
-                sends: Vec::new(),
-                snapshots_applied: 0,
-            },
-        );
+        self.hosts.insert(NodeId(id), Host::fresh(c));
     }
 
     /// Proposes a membership change on `id`.
